@@ -1,0 +1,159 @@
+// Package sqlite is Hindsight's embedded store: one SQLite file (pure-Go driver, no cgo) holding the
+// catalog (documents, ingest runs, drafts, reviews, API keys), the chunks with their vectors, and an
+// FTS5 full-text index. It runs in WAL mode with one writer connection and a pool of readers, so
+// searches go on while an ingest writes. Vector search scans an in-memory copy of the vectors that
+// every process reloads when the store's generation counter shows another writer changed them.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/hindsightsec/hindsight"
+	"github.com/hindsightsec/hindsight/migrations"
+	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+)
+
+// DB is an open embedded store. It is safe for concurrent use.
+type DB struct {
+	path   string
+	w      *sql.DB // exactly one connection: SQLite has one writer at a time
+	r      *sql.DB // readers
+	logger *slog.Logger
+	vec    vectorIndex
+
+	// Now returns the current time; tests replace it. Nil means time.Now.
+	Now func() time.Time
+}
+
+// Open opens (creating if needed) the store at path and applies any pending migrations. A nil
+// logger discards logs.
+func Open(ctx context.Context, path string, logger *slog.Logger) (*DB, error) {
+	if path == "" {
+		return nil, hindsight.Invalid("db", "sqlite path is empty")
+	}
+	if strings.ContainsAny(path, "?#") {
+		return nil, hindsight.Invalid("db", "sqlite path %q must not contain '?' or '#'", path)
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	pragmas := "_pragma=busy_timeout(15000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)"
+	w, err := sql.Open("sqlite", "file:"+path+"?"+pragmas+"&_txlock=immediate")
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	w.SetMaxOpenConns(1)
+	r, err := sql.Open("sqlite", "file:"+path+"?"+pragmas+"&_pragma=query_only(1)")
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	r.SetMaxOpenConns(max(4, runtime.GOMAXPROCS(0)))
+	db := &DB{path: path, w: w, r: r, logger: logger}
+	if err := db.migrate(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// Close closes the store.
+func (db *DB) Close() error {
+	return errors.Join(db.r.Close(), db.w.Close())
+}
+
+// Path returns the file the store lives in.
+func (db *DB) Path() string { return db.path }
+
+// Ping checks that the store answers.
+func (db *DB) Ping(ctx context.Context) error {
+	var one int
+	if err := db.r.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
+		return &hindsight.Error{Code: hindsight.EUNAVAILABLE, Message: "store does not answer", Err: err}
+	}
+	return nil
+}
+
+func (db *DB) now() time.Time {
+	if db.Now != nil {
+		return db.Now()
+	}
+	return time.Now()
+}
+
+// migrate applies pending migrations, each in its own immediate transaction so that two processes
+// opening a new store at once apply each migration exactly once.
+func (db *DB) migrate(ctx context.Context) error {
+	if _, err := db.w.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`); err != nil {
+		return fmt.Errorf("create schema_migrations: %w", err)
+	}
+	ms, err := migrations.List("sqlite")
+	if err != nil {
+		return err
+	}
+	for _, m := range ms {
+		err := db.withTx(ctx, func(tx *sql.Tx) error {
+			var n int
+			if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM schema_migrations WHERE version = ?", m.Version).Scan(&n); err != nil {
+				return err
+			}
+			if n > 0 {
+				return nil
+			}
+			if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
+				return err
+			}
+			_, err := tx.ExecContext(ctx, "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+				m.Version, m.Name, db.now().UnixNano())
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("apply migration %s: %w", m.Name, err)
+		}
+	}
+	return nil
+}
+
+// withTx runs fn in a write transaction, committing if it returns nil.
+func (db *DB) withTx(ctx context.Context, fn func(*sql.Tx) error) error {
+	tx, err := db.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// bumpGeneration records, inside a write transaction, that documents or chunks changed.
+func bumpGeneration(ctx context.Context, tx *sql.Tx) error {
+	_, err := tx.ExecContext(ctx, "UPDATE meta SET value = value + 1 WHERE key = 'generation'")
+	return err
+}
+
+func nanos(t time.Time) sql.NullInt64 {
+	if t.IsZero() {
+		return sql.NullInt64{}
+	}
+	return sql.NullInt64{Int64: t.UnixNano(), Valid: true}
+}
+
+func fromNanos(n sql.NullInt64) time.Time {
+	if !n.Valid {
+		return time.Time{}
+	}
+	return time.Unix(0, n.Int64).UTC()
+}

@@ -1,0 +1,207 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"math"
+	"strings"
+
+	"github.com/hindsightsec/hindsight"
+)
+
+// DocumentStates returns what the store knows of each of the keys that it holds; keys it does not
+// hold are absent from the map.
+func (db *DB) DocumentStates(ctx context.Context, keys []hindsight.DocKey) (map[hindsight.DocKey]hindsight.DocState, error) {
+	out := make(map[hindsight.DocKey]hindsight.DocState, len(keys))
+	conn, err := db.r.Conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	stmt, err := conn.PrepareContext(ctx, `SELECT record_hash, content_hash, space, source FROM documents
+		WHERE tenant = ? AND kind = ? AND doc_id = ?`)
+	if err != nil {
+		return nil, err
+	}
+	defer stmt.Close()
+	for _, k := range keys {
+		var s hindsight.DocState
+		err := stmt.QueryRowContext(ctx, k.Tenant, string(k.Kind), k.ID).Scan(&s.RecordHash, &s.ContentHash, &s.Space, &s.Source)
+		if err == sql.ErrNoRows {
+			continue
+		} else if err != nil {
+			return nil, fmt.Errorf("document state %s: %w", k, err)
+		}
+		out[k] = s
+	}
+	return out, nil
+}
+
+// WriteDocuments inserts or replaces documents, all in one transaction: after a crash either all of
+// them are stored with all their chunks, or none is.
+func (db *DB) WriteDocuments(ctx context.Context, ws []hindsight.DocumentWrite) error {
+	if len(ws) == 0 {
+		return nil
+	}
+	now := db.now().UnixNano()
+	return db.withTx(ctx, func(tx *sql.Tx) error {
+		upsert, err := tx.PrepareContext(ctx, `INSERT INTO documents
+			(tenant, kind, doc_id, title, source, severity, occurred_at, record_hash, content_hash, space, record, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (tenant, kind, doc_id) DO UPDATE SET
+				title = excluded.title, source = excluded.source, severity = excluded.severity,
+				occurred_at = excluded.occurred_at, record_hash = excluded.record_hash,
+				content_hash = excluded.content_hash, space = excluded.space, record = excluded.record,
+				updated_at = excluded.updated_at
+			RETURNING id`)
+		if err != nil {
+			return err
+		}
+		defer upsert.Close()
+		insChunk, err := tx.PrepareContext(ctx, "INSERT INTO chunks (doc, seq, section, text, vector) VALUES (?, ?, ?, ?, ?) RETURNING id")
+		if err != nil {
+			return err
+		}
+		defer insChunk.Close()
+		insFTS, err := tx.PrepareContext(ctx, "INSERT INTO chunk_fts (rowid, terms) VALUES (?, ?)")
+		if err != nil {
+			return err
+		}
+		defer insFTS.Close()
+		insTech, err := tx.PrepareContext(ctx, "INSERT OR IGNORE INTO doc_techniques (technique, doc) VALUES (?, ?)")
+		if err != nil {
+			return err
+		}
+		defer insTech.Close()
+
+		for _, w := range ws {
+			d := w.Document
+			rec, err := json.Marshal(d)
+			if err != nil {
+				return fmt.Errorf("encode %s: %w", d.Key(), err)
+			}
+			var id int64
+			if err := upsert.QueryRowContext(ctx, d.Tenant, string(d.Kind), d.ID, d.Title, w.Source, d.Severity.Rank(),
+				nanos(d.OccurredAt), w.RecordHash, w.ContentHash, w.Space, string(rec), now).Scan(&id); err != nil {
+				return fmt.Errorf("store %s: %w", d.Key(), err)
+			}
+			if _, err := tx.ExecContext(ctx, "DELETE FROM doc_techniques WHERE doc = ?", id); err != nil {
+				return err
+			}
+			for _, t := range techniqueKeys(d.Techniques) {
+				if _, err := insTech.ExecContext(ctx, t, id); err != nil {
+					return err
+				}
+			}
+			if w.Chunks == nil {
+				continue
+			}
+			if _, err := tx.ExecContext(ctx, "DELETE FROM chunks WHERE doc = ?", id); err != nil {
+				return fmt.Errorf("replace chunks of %s: %w", d.Key(), err)
+			}
+			for _, c := range w.Chunks {
+				var cid int64
+				if err := insChunk.QueryRowContext(ctx, id, c.Seq, c.Section, c.Text, encodeVector(c.Vector)).Scan(&cid); err != nil {
+					return fmt.Errorf("store chunk %d of %s: %w", c.Seq, d.Key(), err)
+				}
+				if _, err := insFTS.ExecContext(ctx, cid, strings.Join(c.Terms, " ")); err != nil {
+					return fmt.Errorf("index chunk %d of %s: %w", c.Seq, d.Key(), err)
+				}
+			}
+		}
+		return bumpGeneration(ctx, tx)
+	})
+}
+
+// DeleteDocuments removes documents with their chunks; keys it does not hold are ignored. It
+// returns how many it removed.
+func (db *DB) DeleteDocuments(ctx context.Context, keys []hindsight.DocKey) (int, error) {
+	var n int
+	err := db.withTx(ctx, func(tx *sql.Tx) error {
+		for _, k := range keys {
+			res, err := tx.ExecContext(ctx, "DELETE FROM documents WHERE tenant = ? AND kind = ? AND doc_id = ?", k.Tenant, string(k.Kind), k.ID)
+			if err != nil {
+				return fmt.Errorf("delete %s: %w", k, err)
+			}
+			c, _ := res.RowsAffected()
+			n += int(c)
+		}
+		return bumpGeneration(ctx, tx)
+	})
+	return n, err
+}
+
+// FindDocuments returns the stored documents for the keys it holds.
+func (db *DB) FindDocuments(ctx context.Context, keys []hindsight.DocKey) (map[hindsight.DocKey]*hindsight.Document, error) {
+	out := make(map[hindsight.DocKey]*hindsight.Document, len(keys))
+	for _, k := range keys {
+		var rec string
+		err := db.r.QueryRowContext(ctx, "SELECT record FROM documents WHERE tenant = ? AND kind = ? AND doc_id = ?",
+			k.Tenant, string(k.Kind), k.ID).Scan(&rec)
+		if err == sql.ErrNoRows {
+			continue
+		} else if err != nil {
+			return nil, fmt.Errorf("find %s: %w", k, err)
+		}
+		var d hindsight.Document
+		if err := json.Unmarshal([]byte(rec), &d); err != nil {
+			return nil, fmt.Errorf("decode %s: %w", k, err)
+		}
+		out[k] = &d
+	}
+	return out, nil
+}
+
+// CountDocuments returns how many documents the store holds for a tenant (with global knowledge), by
+// kind.
+func (db *DB) CountDocuments(ctx context.Context, tenant string) (map[hindsight.Kind]int, error) {
+	rows, err := db.r.QueryContext(ctx, "SELECT kind, count(*) FROM documents WHERE tenant IN ('', ?) GROUP BY kind", tenant)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[hindsight.Kind]int{}
+	for rows.Next() {
+		var k string
+		var n int
+		if err := rows.Scan(&k, &n); err != nil {
+			return nil, err
+		}
+		out[hindsight.Kind(k)] = n
+	}
+	return out, rows.Err()
+}
+
+// techniqueKeys returns the techniques with each sub-technique's parent added, without duplicates,
+// so that a filter on T1059 finds T1059.001.
+func techniqueKeys(ts []string) []string {
+	seen := make(map[string]bool, len(ts)*2)
+	var out []string
+	for _, t := range ts {
+		for _, k := range []string{t, hindsight.ParentTechnique(t)} {
+			if !seen[k] {
+				seen[k] = true
+				out = append(out, k)
+			}
+		}
+	}
+	return out
+}
+
+func encodeVector(v []float32) []byte {
+	b := make([]byte, 4*len(v))
+	for i, x := range v {
+		binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(x))
+	}
+	return b
+}
+
+func decodeVector(dst []float32, b []byte) []float32 {
+	for i := 0; i+4 <= len(b); i += 4 {
+		dst = append(dst, math.Float32frombits(binary.LittleEndian.Uint32(b[i:])))
+	}
+	return dst
+}
