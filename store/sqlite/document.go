@@ -205,3 +205,23 @@ func decodeVector(dst []float32, b []byte) []float32 {
 	}
 	return dst
 }
+
+// DocumentsBySource returns the keys of the documents last read from source.
+func (db *DB) DocumentsBySource(ctx context.Context, source string) ([]hindsight.DocKey, error) {
+	rows, err := db.r.QueryContext(ctx, "SELECT tenant, kind, doc_id FROM documents WHERE source = ?", source)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []hindsight.DocKey
+	for rows.Next() {
+		var k hindsight.DocKey
+		var kind string
+		if err := rows.Scan(&k.Tenant, &kind, &k.ID); err != nil {
+			return nil, err
+		}
+		k.Kind = hindsight.Kind(kind)
+		out = append(out, k)
+	}
+	return out, rows.Err()
+}
