@@ -1,0 +1,366 @@
+// Package draft turns retrieved cases and knowledge into a draft of recommendations for a new
+// threat, every recommendation citing the sources it came from. The extractive drafter needs no
+// model: it takes the guidance that past cases and notes already contain, merges recommendations
+// that say the same thing, and ranks them by how strongly the retrieved sources back them.
+package draft
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/hindsightsec/hindsight"
+	"github.com/hindsightsec/hindsight/retrieval"
+)
+
+// ExtractiveVersion is the version of the extractive drafter, recorded as a draft's prompt version
+// so that eval can tell its revisions apart.
+const ExtractiveVersion = "extractive-1"
+
+// Searcher finds the sources for a draft.
+type Searcher interface {
+	Search(ctx context.Context, q retrieval.Query) ([]hindsight.Hit, error)
+}
+
+// Request asks for a draft.
+type Request struct {
+	Tenant string
+	Kind   hindsight.DraftKind
+	Threat *hindsight.Document
+	K      int // sources to retrieve, 1..retrieval.MaxK; 0 means 8
+}
+
+// Drafter composes drafts from retrieved sources.
+type Drafter struct {
+	search Searcher
+	// MaxRecommendations caps a draft's recommendations; 0 means 8.
+	MaxRecommendations int
+	// Now returns the current time; nil means time.Now.
+	Now func() time.Time
+}
+
+// New returns an extractive drafter that retrieves with search.
+func New(search Searcher) *Drafter { return &Drafter{search: search} }
+
+// Draft retrieves sources for the threat within the request's tenant and composes a draft. The
+// draft is not stored.
+func (d *Drafter) Draft(ctx context.Context, req Request) (*hindsight.Draft, error) {
+	if !req.Kind.Valid() {
+		return nil, hindsight.Invalid("kind", "must be remediation, hunting or hardening, got %q", req.Kind)
+	}
+	if req.Threat == nil {
+		return nil, hindsight.Invalid("threat", "is required")
+	}
+	if req.K == 0 {
+		req.K = 8
+	}
+	t := req.Threat
+	if t.Kind == "" {
+		t.Kind = hindsight.KindThreat
+	}
+	if t.Tenant == "" {
+		t.Tenant = req.Tenant
+	} else if t.Tenant != req.Tenant {
+		return nil, hindsight.Invalid("threat.tenant", "threat is for tenant %q, but the request is for tenant %q", t.Tenant, req.Tenant)
+	}
+	query := strings.Join(append([]string{t.Title, t.Summary, t.Description}, t.Events...), "\n")
+	if strings.TrimSpace(query) == "" && len(t.Techniques) == 0 {
+		return nil, hindsight.Invalid("threat", "has no title, summary, description, events or techniques to search with")
+	}
+	var exclude []hindsight.DocKey
+	if t.ID != "" {
+		exclude = append(exclude, t.Key())
+	}
+	hits, err := d.search.Search(ctx, retrieval.Query{
+		Text: query, Techniques: t.Techniques, K: req.K, Exclude: exclude,
+		Filter: hindsight.Filter{Tenant: req.Tenant},
+	})
+	if err != nil {
+		return nil, err
+	}
+	dr := Compose(req.Kind, t, hits, d.maxRecs())
+	dr.ID = NewID()
+	dr.Tenant = req.Tenant
+	dr.CreatedAt = d.now().UTC()
+	return dr, nil
+}
+
+func (d *Drafter) maxRecs() int {
+	if d.MaxRecommendations > 0 {
+		return d.MaxRecommendations
+	}
+	return 8
+}
+
+func (d *Drafter) now() time.Time {
+	if d.Now != nil {
+		return d.Now()
+	}
+	return time.Now()
+}
+
+// NewID returns a new draft ID.
+func NewID() string {
+	b := make([]byte, 8)
+	rand.Read(b)
+	return "DRF-" + hex.EncodeToString(b)
+}
+
+// cluster is one recommendation and the items from different sources that say the same thing.
+type cluster struct {
+	text      string
+	terms     map[string]bool
+	hedged    bool
+	citations []string
+	weight    float64
+	first     int // order of first appearance, to break ties stably
+}
+
+// mergeThreshold is the term overlap (Dice coefficient) above which two recommendations are taken
+// to say the same thing.
+const mergeThreshold = 0.5
+
+// Compose builds a draft of the given kind from hits, best first: each hit's guidance for that kind
+// is split into recommendations, recommendations that say the same thing are merged (citing every
+// source that gave them), and the best-backed ones are kept, up to max.
+func Compose(kind hindsight.DraftKind, threat *hindsight.Document, hits []hindsight.Hit, max int) *hindsight.Draft {
+	var clusters []*cluster
+	for _, h := range hits {
+		if h.Document == nil {
+			continue
+		}
+		for _, item := range guidanceItems(kind, &h) {
+			terms := termSet(item)
+			if len(terms) == 0 {
+				continue
+			}
+			var best *cluster
+			bestSim := 0.0
+			for _, c := range clusters {
+				if s := dice(terms, c.terms); s > bestSim {
+					best, bestSim = c, s
+				}
+			}
+			hedged := isHedged(item)
+			if best == nil || bestSim < mergeThreshold {
+				clusters = append(clusters, &cluster{text: item, terms: terms, hedged: hedged, citations: []string{h.ID}, weight: h.Score, first: len(clusters)})
+				continue
+			}
+			if !slices.Contains(best.citations, h.ID) {
+				best.citations = append(best.citations, h.ID)
+				best.weight += h.Score
+			}
+			// Prefer the imperative wording a reviewer would ship over a hedged one.
+			if best.hedged && !hedged {
+				best.text, best.hedged = item, false
+			}
+		}
+	}
+	sort.SliceStable(clusters, func(i, j int) bool {
+		if clusters[i].weight != clusters[j].weight {
+			return clusters[i].weight > clusters[j].weight
+		}
+		return clusters[i].first < clusters[j].first
+	})
+	if len(clusters) > max {
+		clusters = clusters[:max]
+	}
+	sourceText := map[string]string{}
+	dr := &hindsight.Draft{Kind: kind, Model: "extractive", PromptVersion: ExtractiveVersion, Threat: *threat,
+		Recommendations: []hindsight.Recommendation{}, Sources: []hindsight.Source{}}
+	for _, h := range hits {
+		dr.Sources = append(dr.Sources, hindsight.Source{ID: h.ID, Kind: h.Kind, Tenant: h.Tenant, Title: h.Title, Score: h.Score, Flags: []string{}})
+		if h.Document != nil {
+			sourceText[h.ID] = retrieval.DocumentText(h.Document)
+		}
+	}
+	for _, c := range clusters {
+		r := hindsight.Recommendation{Text: c.text, Citations: c.citations}
+		r.Support = Support(c.text, citedText(sourceText, c.citations))
+		r.Supported = r.Support >= SupportThreshold
+		dr.Recommendations = append(dr.Recommendations, r)
+	}
+	dr.Text = Render(kind, threat, dr.Recommendations)
+	return dr
+}
+
+// guidanceItems returns the recommendations a hit offers for a draft kind: a past threat's
+// guidance section of that kind, a note's list items, and for hunting, the analytic itself.
+func guidanceItems(kind hindsight.DraftKind, h *hindsight.Hit) []string {
+	d := h.Document
+	switch d.Kind {
+	case hindsight.KindThreat:
+		return SplitItems(d.Guidance(kind))
+	case hindsight.KindNote, hindsight.KindMitigation:
+		if kind == hindsight.DraftHunting {
+			return nil
+		}
+		text := d.Body
+		if text == "" {
+			text = d.Description
+		}
+		return listItems(text)
+	case hindsight.KindAnalytic:
+		if kind != hindsight.DraftHunting {
+			return nil
+		}
+		return []string{fmt.Sprintf("Review recent alerts from analytic %s (%s) for the same activity on other hosts and accounts", d.ID, d.Title)}
+	}
+	return nil
+}
+
+// SplitItems splits guidance into recommendations: one per list item ("- ", "* ", "• ", "1. ",
+// "1) "), or one per line when the text has no list markers. Continuation lines join their item.
+func SplitItems(text string) []string {
+	var out []string
+	for _, line := range strings.Split(text, "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" {
+			continue
+		}
+		item, isItem := stripMarker(line)
+		if !isItem && len(out) > 0 && hasMarkers(text) {
+			out[len(out)-1] += " " + line
+			continue
+		}
+		if item != "" {
+			out = append(out, item)
+		}
+	}
+	return out
+}
+
+// listItems returns only a text's list items: the prose around a note's list is context, not a
+// recommendation.
+func listItems(text string) []string {
+	if !hasMarkers(text) {
+		return nil
+	}
+	var out []string
+	for _, line := range strings.Split(text, "\n") {
+		if item, ok := stripMarker(strings.TrimSpace(line)); ok && item != "" {
+			out = append(out, item)
+		}
+	}
+	return out
+}
+
+func hasMarkers(text string) bool {
+	for _, line := range strings.Split(text, "\n") {
+		if _, ok := stripMarker(strings.TrimSpace(line)); ok {
+			return true
+		}
+	}
+	return false
+}
+
+func stripMarker(line string) (string, bool) {
+	for _, m := range []string{"- ", "* ", "• ", "– "} {
+		if strings.HasPrefix(line, m) {
+			return strings.TrimSpace(line[len(m):]), true
+		}
+	}
+	i := 0
+	for i < len(line) && i < 3 && line[i] >= '0' && line[i] <= '9' {
+		i++
+	}
+	if i > 0 && i+1 < len(line) && (line[i] == '.' || line[i] == ')') && line[i+1] == ' ' {
+		return strings.TrimSpace(line[i+2:]), true
+	}
+	return line, false
+}
+
+// hedges are openings that make a recommendation optional rather than an instruction.
+var hedges = []string{"consider ", "you may want to ", "you might want to ", "it may be worth ", "it might be worth ",
+	"if possible, ", "where possible, ", "optionally, ", "we suggest ", "we recommend considering "}
+
+func isHedged(s string) bool {
+	l := strings.ToLower(s)
+	for _, h := range hedges {
+		if strings.HasPrefix(l, h) {
+			return true
+		}
+	}
+	return strings.Contains(l, " could ") || strings.Contains(l, " might ")
+}
+
+// Render writes a draft's text: a heading, then one numbered recommendation a line with its
+// citations in brackets.
+func Render(kind hindsight.DraftKind, threat *hindsight.Document, recs []hindsight.Recommendation) string {
+	var b strings.Builder
+	title := threat.Title
+	if title == "" {
+		title = threat.ID
+	}
+	fmt.Fprintf(&b, "%s recommendations", strings.ToUpper(string(kind[:1]))+string(kind[1:]))
+	if title != "" {
+		fmt.Fprintf(&b, " for %s", title)
+	}
+	b.WriteString("\n\n")
+	if len(recs) == 0 {
+		fmt.Fprintf(&b, "No similar past case or knowledge note holds %s guidance for this threat.\n", kind)
+		return b.String()
+	}
+	for i, r := range recs {
+		fmt.Fprintf(&b, "%d. %s [%s]\n", i+1, r.Text, strings.Join(r.Citations, ", "))
+	}
+	return b.String()
+}
+
+func citedText(sourceText map[string]string, ids []string) string {
+	var parts []string
+	for _, id := range ids {
+		parts = append(parts, sourceText[id])
+	}
+	return strings.Join(parts, "\n")
+}
+
+// SupportThreshold is the support score from which a recommendation counts as supported.
+const SupportThreshold = 0.5
+
+// Support returns the share of a recommendation's terms that occur in the cited text: 1 when every
+// term is there, 0 when none is or the recommendation has no terms.
+func Support(rec, cited string) float64 {
+	terms := termSet(rec)
+	if len(terms) == 0 {
+		return 0
+	}
+	have := termSet(cited)
+	n := 0
+	for t := range terms {
+		if have[t] {
+			n++
+		}
+	}
+	return float64(n) / float64(len(terms))
+}
+
+func termSet(s string) map[string]bool {
+	m := map[string]bool{}
+	for _, t := range retrieval.Tokenize(s) {
+		m[t] = true
+	}
+	return m
+}
+
+// dice is the Dice coefficient of two term sets: 2|A∩B| / (|A|+|B|).
+func dice(a, b map[string]bool) float64 {
+	if len(a) == 0 || len(b) == 0 {
+		return 0
+	}
+	if len(a) > len(b) {
+		a, b = b, a
+	}
+	n := 0
+	for t := range a {
+		if b[t] {
+			n++
+		}
+	}
+	return 2 * float64(n) / float64(len(a)+len(b))
+}
