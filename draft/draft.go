@@ -5,7 +5,10 @@
 package draft
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
@@ -363,4 +366,31 @@ func dice(a, b map[string]bool) float64 {
 		}
 	}
 	return 2 * float64(n) / float64(len(a)+len(b))
+}
+
+// ParseThreat decodes the threat a draft is asked for: a canonical threat record, of which kind,
+// id and tenant may be absent. field names the JSON field the threat came in ("threat" in the API,
+// the file name on the command line) so that errors point at it.
+func ParseThreat(raw []byte, field string) (*hindsight.Document, error) {
+	var t hindsight.Document
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	if err := dec.Decode(&t); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) && te.Field != "" {
+			return nil, hindsight.Invalid(field+"."+te.Field, "must be %s, got %s", te.Type, te.Value)
+		}
+		return nil, hindsight.Invalid(field, "must be a JSON object with the fields of a threat record: %v", err)
+	}
+	if t.Kind != "" && t.Kind != hindsight.KindThreat {
+		return nil, hindsight.Invalid(field+".kind", "must be threat (or absent), got %q", t.Kind)
+	}
+	for i, id := range t.Techniques {
+		id = strings.ToUpper(strings.TrimSpace(id))
+		if !hindsight.ValidTechnique(id) {
+			return nil, hindsight.Invalid(fmt.Sprintf("%s.techniques[%d]", field, i), "%q is not an ATT&CK technique ID (want T1234 or T1234.567)", t.Techniques[i])
+		}
+		t.Techniques[i] = id
+	}
+	t.Kind = hindsight.KindThreat
+	return &t, nil
 }

@@ -1,0 +1,192 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/hindsightsec/hindsight"
+	"github.com/hindsightsec/hindsight/draft"
+	"github.com/hindsightsec/hindsight/retrieval"
+	"github.com/hindsightsec/hindsight/store/sqlite"
+	"github.com/spf13/cobra"
+)
+
+// Exit statuses.
+const (
+	exitOK      = 0
+	exitFailed  = 1 // the command failed
+	exitUsage   = 2 // bad flags or arguments
+	exitPartial = 3 // ingest: some records rejected, the rest stored
+)
+
+// Config is the configuration shared by the subcommands, from flags with HINDSIGHT_* environment
+// fall-backs.
+type Config struct {
+	DB       string // sqlite:PATH
+	Embedder string // builtin
+	LLM      string // extractive
+	Addr     string // serve: HOST:PORT
+	LogLevel string // debug, info, warn, error
+}
+
+// Main is one invocation of the program: its configuration, its streams, and what it opened.
+type Main struct {
+	Config Config
+	Stdin  io.Reader
+	Stdout io.Writer
+	Stderr io.Writer
+	Logger *slog.Logger
+
+	db *sqlite.DB
+}
+
+// exitError carries an exit status other than exitFailed out of a command.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+// Run runs the program with args and returns its exit status.
+func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	m := &Main{Stdin: stdin, Stdout: stdout, Stderr: stderr}
+	defer m.Close()
+	root := m.rootCommand()
+	root.SetArgs(args)
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return exitOK
+	}
+	var ee *exitError
+	if errors.As(err, &ee) && ee.err == nil {
+		return ee.code
+	}
+	fmt.Fprintln(stderr, "hindsight:", err)
+	switch {
+	case errors.As(err, &ee):
+		return ee.code
+	case isUsageError(err):
+		return exitUsage
+	}
+	return exitFailed
+}
+
+// usageError marks errors in flags or arguments.
+type usageError struct{ error }
+
+func (u usageError) Unwrap() error { return u.error }
+
+func isUsageError(err error) bool {
+	var u usageError
+	return errors.As(err, &u)
+}
+
+func usagef(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }
+
+func env(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+func (m *Main) rootCommand() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "hindsight",
+		Short: "Grounded, cited security recommendations from your team's worked threats",
+		Long: `Hindsight indexes worked threats (analytics that fired, ATT&CK techniques, the guidance that was
+sent) and, for a new threat, retrieves the most similar past cases and knowledge and drafts
+remediation, threat-hunting or hardening recommendations in which every recommendation cites its
+sources.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			return m.setup()
+		},
+	}
+	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error { return usageError{err} })
+	pf := root.PersistentFlags()
+	pf.StringVar(&m.Config.DB, "db", env("HINDSIGHT_DB", "sqlite:./hindsight.db"), "store: sqlite:PATH (env HINDSIGHT_DB)")
+	pf.StringVar(&m.Config.Embedder, "embedder", env("HINDSIGHT_EMBEDDER", "builtin"), "embedder: builtin (env HINDSIGHT_EMBEDDER)")
+	pf.StringVar(&m.Config.LLM, "llm", env("HINDSIGHT_LLM", "extractive"), "drafter: extractive (env HINDSIGHT_LLM)")
+	pf.StringVar(&m.Config.LogLevel, "log-level", env("HINDSIGHT_LOG_LEVEL", "info"), "log level: debug, info, warn or error (env HINDSIGHT_LOG_LEVEL)")
+	root.AddCommand(m.ingestCommand(), m.searchCommand(), m.draftCommand(), m.keysCommand(), m.serveCommand(),
+		m.demoCommand(), m.genCommand(), m.evalCommand())
+	return root
+}
+
+// setup validates the shared configuration and builds the logger.
+func (m *Main) setup() error {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(m.Config.LogLevel)); err != nil {
+		return usagef("--log-level: want debug, info, warn or error, got %q", m.Config.LogLevel)
+	}
+	m.Logger = slog.New(slog.NewTextHandler(m.Stderr, &slog.HandlerOptions{Level: level}))
+	if m.Config.Embedder != "builtin" {
+		return usagef("--embedder: unknown embedder %q (this build has: builtin)", m.Config.Embedder)
+	}
+	if m.Config.LLM != "extractive" {
+		return usagef("--llm: unknown drafter %q (this build has: extractive)", m.Config.LLM)
+	}
+	return nil
+}
+
+// Close closes what the invocation opened.
+func (m *Main) Close() error {
+	if m.db != nil {
+		return m.db.Close()
+	}
+	return nil
+}
+
+// openDB opens the store named by --db.
+func (m *Main) openDB(ctx context.Context) (*sqlite.DB, error) {
+	if m.db != nil {
+		return m.db, nil
+	}
+	path, ok := strings.CutPrefix(m.Config.DB, "sqlite:")
+	if !ok || path == "" {
+		return nil, usagef("--db: want sqlite:PATH, got %q", m.Config.DB)
+	}
+	db, err := sqlite.Open(ctx, path, m.Logger)
+	if err != nil {
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	m.db = db
+	return db, nil
+}
+
+func (m *Main) embedder() hindsight.Embedder { return retrieval.Builtin{} }
+
+// services opens the store and builds the retriever and drafter over it.
+func (m *Main) services(ctx context.Context) (*sqlite.DB, *retrieval.Retriever, *draft.Drafter, error) {
+	db, err := m.openDB(ctx)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	r := retrieval.NewRetriever(db, m.embedder())
+	return db, r, draft.New(r), nil
+}
+
+// parseKinds validates --kind values.
+func parseKinds(ss []string) ([]hindsight.Kind, error) {
+	var out []hindsight.Kind
+	for _, s := range ss {
+		k := hindsight.Kind(s)
+		if !k.Valid() {
+			return nil, usagef("--kind: unknown kind %q", s)
+		}
+		out = append(out, k)
+	}
+	return out, nil
+}

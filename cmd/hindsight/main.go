@@ -1,0 +1,17 @@
+// Command hindsight indexes a security operations team's worked threats and drafts grounded,
+// cited remediation, threat-hunting and hardening recommendations for new ones.
+package main
+
+import (
+	"context"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := Run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
