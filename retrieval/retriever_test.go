@@ -1,0 +1,115 @@
+package retrieval_test
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+
+	"github.com/hindsightsec/hindsight"
+	"github.com/hindsightsec/hindsight/retrieval"
+	"github.com/hindsightsec/hindsight/store/sqlite"
+)
+
+func setup(t *testing.T, docs ...*hindsight.Document) *retrieval.Retriever {
+	t.Helper()
+	db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "h.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	emb := retrieval.Builtin{}
+	var ws []hindsight.DocumentWrite
+	for _, d := range docs {
+		text := retrieval.DocumentText(d)
+		terms := retrieval.Tokenize(text)
+		ws = append(ws, hindsight.DocumentWrite{Document: d, RecordHash: d.ID, ContentHash: d.ID, Space: emb.Space().String(),
+			Chunks: []hindsight.Chunk{{Section: "case", Text: text, Terms: terms, Vector: emb.EmbedTerms(terms)}}})
+	}
+	if err := db.WriteDocuments(context.Background(), ws); err != nil {
+		t.Fatal(err)
+	}
+	return retrieval.NewRetriever(db, emb)
+}
+
+func TestSearchFusesAndExplains(t *testing.T) {
+	r := setup(t,
+		&hindsight.Document{Kind: hindsight.KindThreat, Tenant: "acme", ID: "A", Title: "LSASS dump with procdump.exe", Summary: "procdump.exe -ma lsass.exe on WS-1", Techniques: []string{"T1003.001"}},
+		&hindsight.Document{Kind: hindsight.KindThreat, Tenant: "acme", ID: "B", Title: "NTDS extraction", Summary: "ntdsutil ifm on DC-1", Techniques: []string{"T1003.003"}},
+		&hindsight.Document{Kind: hindsight.KindThreat, Tenant: "acme", ID: "C", Title: "Phishing macro", Summary: "winword.exe spawned powershell.exe", Techniques: []string{"T1566.001"}},
+		&hindsight.Document{Kind: hindsight.KindThreat, Tenant: "acme", ID: "SELF", Title: "LSASS dump with procdump.exe", Summary: "procdump.exe -ma lsass.exe", Techniques: []string{"T1003.001"}},
+	)
+	hits, err := r.Search(context.Background(), retrieval.Query{
+		Text: "procdump.exe dumped lsass.exe memory", Techniques: []string{"T1003.001"}, K: 3,
+		Filter:  hindsight.Filter{Tenant: "acme"},
+		Exclude: []hindsight.DocKey{{Tenant: "acme", Kind: hindsight.KindThreat, ID: "SELF"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(hits) == 0 || hits[0].ID != "A" {
+		t.Fatalf("hits = %+v, want A first", hits)
+	}
+	for _, h := range hits {
+		if h.ID == "SELF" {
+			t.Error("excluded document returned")
+		}
+	}
+	top := hits[0]
+	if top.Why.Ranks["vector"] != 1 || top.Why.Ranks["text"] != 1 || top.Why.Ranks["technique"] != 1 {
+		t.Errorf("top hit ranks = %v, want first in every signal", top.Why.Ranks)
+	}
+	if len(top.Why.Techniques) != 1 || top.Why.Techniques[0] != "T1003.001" {
+		t.Errorf("shared techniques = %v", top.Why.Techniques)
+	}
+	if len(top.Why.Terms) == 0 || top.Document == nil || top.Title == "" {
+		t.Errorf("top hit lacks terms or document: %+v", top)
+	}
+	// B shares only the parent technique: half the technique score of A.
+	for _, h := range hits {
+		if h.ID == "B" && h.Why.Signals["technique"] != 0.5 {
+			t.Errorf("B technique signal = %v, want 0.5", h.Why.Signals["technique"])
+		}
+	}
+}
+
+func TestSearchValidates(t *testing.T) {
+	r := setup(t)
+	ctx := context.Background()
+	for _, tc := range []struct {
+		q     retrieval.Query
+		field string
+	}{
+		{retrieval.Query{Text: "x"}, "tenant"},
+		{retrieval.Query{Text: "lsass", K: 101, Filter: hindsight.Filter{Tenant: "a"}}, "k"},
+		{retrieval.Query{Text: "lsass", K: -1, Filter: hindsight.Filter{Tenant: "a"}}, "k"},
+		{retrieval.Query{Text: "lsass", Techniques: []string{"T1"}, Filter: hindsight.Filter{Tenant: "a"}}, "techniques[0]"},
+		{retrieval.Query{Text: "lsass", Filter: hindsight.Filter{Tenant: "a", Kinds: []hindsight.Kind{"x"}}}, "kinds[0]"},
+		{retrieval.Query{Text: "the and of", Filter: hindsight.Filter{Tenant: "a"}}, "text"},
+	} {
+		if _, err := r.Search(ctx, tc.q); hindsight.ErrorField(err) != tc.field {
+			t.Errorf("Search(%+v) err = %v, want one on %s", tc.q, err, tc.field)
+		}
+	}
+	hits, err := r.Search(ctx, retrieval.Query{Text: "lsass", Filter: hindsight.Filter{Tenant: "a"}})
+	if err != nil || len(hits) != 0 {
+		t.Errorf("empty store: %v, %v", hits, err)
+	}
+}
+
+func TestTechniqueSimilarity(t *testing.T) {
+	for _, tc := range []struct {
+		q, d []string
+		want float64
+	}{
+		{[]string{"T1003.001"}, []string{"T1003.001"}, 1},
+		{[]string{"T1003.001"}, []string{"T1003.002"}, 0.5},
+		{[]string{"T1003"}, []string{"T1003.002"}, 0.5},
+		{[]string{"T1003.001", "T1566"}, []string{"T1003.001"}, 0.5},
+		{[]string{"T1003.001"}, []string{"T1566"}, 0},
+		{nil, []string{"T1566"}, 0},
+	} {
+		if got := retrieval.TechniqueSimilarity(tc.q, tc.d); got != tc.want {
+			t.Errorf("TechniqueSimilarity(%v, %v) = %v, want %v", tc.q, tc.d, got, tc.want)
+		}
+	}
+}
