@@ -116,7 +116,8 @@ func NewID() string {
 
 // cluster is one recommendation and the items from different sources that say the same thing.
 type cluster struct {
-	text      string
+	text      string // adapted to the new threat
+	orig      string // as the source wrote it, for the support score
 	terms     map[string]bool
 	hedged    bool
 	citations []string
@@ -133,11 +134,17 @@ const mergeThreshold = 0.5
 // source that gave them), and the best-backed ones are kept, up to max.
 func Compose(kind hindsight.DraftKind, threat *hindsight.Document, hits []hindsight.Hit, max int) *hindsight.Draft {
 	var clusters []*cluster
+	adapt := newAdapter(retrieval.DocumentText(threat))
 	for _, h := range hits {
 		if h.Document == nil {
 			continue
 		}
-		for _, item := range guidanceItems(kind, &h) {
+		var past []indicator
+		if h.Document.Kind == hindsight.KindThreat {
+			past = indicators(retrieval.DocumentText(h.Document))
+		}
+		for _, orig := range guidanceItems(kind, &h) {
+			item := adapt.rewrite(orig, past)
 			terms := termSet(item)
 			if len(terms) == 0 {
 				continue
@@ -151,7 +158,7 @@ func Compose(kind hindsight.DraftKind, threat *hindsight.Document, hits []hindsi
 			}
 			hedged := isHedged(item)
 			if best == nil || bestSim < mergeThreshold {
-				clusters = append(clusters, &cluster{text: item, terms: terms, hedged: hedged, citations: []string{h.ID}, weight: h.Score, first: len(clusters)})
+				clusters = append(clusters, &cluster{text: item, orig: orig, terms: terms, hedged: hedged, citations: []string{h.ID}, weight: h.Score, first: len(clusters)})
 				continue
 			}
 			if !slices.Contains(best.citations, h.ID) {
@@ -160,7 +167,7 @@ func Compose(kind hindsight.DraftKind, threat *hindsight.Document, hits []hindsi
 			}
 			// Prefer the imperative wording a reviewer would ship over a hedged one.
 			if best.hedged && !hedged {
-				best.text, best.hedged = item, false
+				best.text, best.orig, best.hedged = item, orig, false
 			}
 		}
 	}
@@ -184,7 +191,7 @@ func Compose(kind hindsight.DraftKind, threat *hindsight.Document, hits []hindsi
 	}
 	for _, c := range clusters {
 		r := hindsight.Recommendation{Text: c.text, Citations: c.citations}
-		r.Support = Support(c.text, citedText(sourceText, c.citations))
+		r.Support = Support(c.orig, citedText(sourceText, c.citations))
 		r.Supported = r.Support >= SupportThreshold
 		dr.Recommendations = append(dr.Recommendations, r)
 	}

@@ -33,7 +33,7 @@ func TestComposeMergesAndCites(t *testing.T) {
 		{"Revoke all sessions for the affected user", "THR-1", "THR-2"},
 		{"Revert the NSG rule allow-any-3389", "THR-1", "NOTE-1"},
 		{"Reset the password of the affected user", "THR-1"},
-		{"Block sign-ins from 203.0.113.7 at the conditional access policy", "THR-2"},
+		{"Block sign-ins from <ip> at the conditional access policy", "THR-2"},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("recommendations (-want +got):\n%s", diff)
@@ -79,5 +79,39 @@ func TestSupport(t *testing.T) {
 	}
 	if s := Support("Wipe the domain controller", "Reset the password"); s != 0 {
 		t.Errorf("no support = %v", s)
+	}
+}
+
+func TestIndicators(t *testing.T) {
+	text := `User jesse.brown signed in from 203.0.113.7 on GLOBEX-LT-6631 and ran C:\Users\jb\a.ps1 and /tmp/x/y.sh;
+mail to jane@globex.example.com from evil.example.net, hash e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855,
+svc_backup ran powershell.exe with AES-256 (see e.g. T1059.001 and CVE-2021-44228).`
+	var got []string
+	for _, ind := range indicators(text) {
+		got = append(got, ind.typ+"="+ind.value)
+	}
+	want := []string{"user=jesse.brown", "ip=203.0.113.7", "host=GLOBEX-LT-6631", `path=C:\Users\jb\a.ps1`, "path=/tmp/x/y.sh",
+		"email=jane@globex.example.com", "domain=evil.example.net", "hash=e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+		"user=svc_backup"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("indicators (-want +got):\n%s", diff)
+	}
+}
+
+func TestComposeAdaptsPastIndicators(t *testing.T) {
+	past := hit("THR-1", hindsight.KindThreat, 0.05, hindsight.Document{Title: "Old case", Summary: "kofi.evans on WS-17 fetched from 198.51.100.4",
+		Remediation: "- Isolate WS-17 and reset kofi.evans's password\n- Block 198.51.100.4 and 203.0.113.9 at the firewall"})
+	threat := &hindsight.Document{Title: "New case", Summary: "ann.lee on LT-0042 fetched from 203.0.113.9"}
+	d := Compose(hindsight.DraftRemediation, threat, []hindsight.Hit{past}, 8)
+	var got []string
+	for _, r := range d.Recommendations {
+		got = append(got, r.Text)
+		if !r.Supported {
+			t.Errorf("adapted recommendation %q lost its support (%.2f)", r.Text, r.Support)
+		}
+	}
+	want := []string{"Isolate LT-0042 and reset ann.lee's password", "Block <ip> and 203.0.113.9 at the firewall"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("adapted recommendations (-want +got):\n%s", diff)
 	}
 }

@@ -68,7 +68,7 @@ func (r *Retriever) Search(ctx context.Context, q Query) ([]hindsight.Hit, error
 		return nil, err
 	}
 	text := strings.TrimSpace(q.Text + " " + strings.Join(q.Techniques, " "))
-	terms := Tokenize(text)
+	terms, surface := tokenize(text, true)
 	if len(terms) == 0 {
 		return nil, hindsight.Invalid("text", "has no searchable terms")
 	}
@@ -163,7 +163,7 @@ func (r *Retriever) Search(ctx context.Context, q Query) ([]hindsight.Hit, error
 		hits = hits[:q.K]
 	}
 	for i := range hits {
-		hits[i].Why.Terms = matchingTerms(terms, hits[i].Document)
+		hits[i].Why.Terms = matchingTerms(terms, surface, hits[i].Document)
 	}
 	return hits, nil
 }
@@ -233,15 +233,22 @@ func sharedTechniques(query, doc []string) []string {
 	return out
 }
 
-// matchingTerms lists the query terms that occur in the document, in query order.
-func matchingTerms(terms []string, d *hindsight.Document) []string {
+// matchingTerms lists the query terms that occur in the document, in query order, as the query
+// wrote them (its words rather than their stems).
+func matchingTerms(terms []string, surface map[string]string, d *hindsight.Document) []string {
 	docTerms := map[string]bool{}
 	for _, t := range Tokenize(DocumentText(d)) {
 		docTerms[t] = true
 	}
 	var out []string
 	for _, t := range terms {
-		if docTerms[t] && !slices.Contains(out, t) {
+		if !docTerms[t] {
+			continue
+		}
+		if w := surface[t]; w != "" {
+			t = w
+		}
+		if !slices.Contains(out, t) {
 			out = append(out, t)
 		}
 	}

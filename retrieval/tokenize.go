@@ -14,11 +14,26 @@ import (
 // that "revoke", "revoked" and "revoking" meet, and stop words are dropped. A term contains only
 // letters, digits and the characters of TermChars.
 func Tokenize(text string) []string {
-	var out []string
-	for _, piece := range strings.FieldsFunc(text, isSeparator) {
-		out = appendPiece(out, piece)
+	terms, _ := tokenize(text, false)
+	return terms
+}
+
+// tokenize returns the terms of text and, when surfaces is true, the word each stemmed term came
+// from (its first occurrence), for showing terms to people.
+func tokenize(text string, surfaces bool) ([]string, map[string]string) {
+	t := tokenizer{}
+	if surfaces {
+		t.surface = map[string]string{}
 	}
-	return out
+	for _, piece := range strings.FieldsFunc(text, isSeparator) {
+		t.piece(piece)
+	}
+	return t.out, t.surface
+}
+
+type tokenizer struct {
+	out     []string
+	surface map[string]string // nil: not wanted
 }
 
 // TermChars are the punctuation characters a term may contain besides letters and digits. Full-text
@@ -40,8 +55,8 @@ func isTermChar(r rune) bool {
 	return unicode.IsLetter(r) || unicode.IsDigit(r) || strings.ContainsRune(TermChars, r)
 }
 
-// appendPiece classifies one whitespace-delimited piece and appends its terms.
-func appendPiece(out []string, piece string) []string {
+// piece classifies one whitespace-delimited piece and appends its terms.
+func (t *tokenizer) piece(piece string) {
 	// Trailing sentence punctuation and leading/trailing colons are not part of anything we keep.
 	piece = strings.TrimRight(piece, ".:-~")
 	piece = strings.TrimLeft(piece, ".:~")
@@ -52,83 +67,91 @@ func appendPiece(out []string, piece string) []string {
 		return -1
 	}, piece)
 	if piece == "" {
-		return out
+		return
 	}
 	switch {
 	case isTechnique(piece):
-		out = append(out, piece)
+		t.add(piece)
 		if len(piece) > 5 {
-			out = append(out, piece[:5])
+			t.add(piece[:5])
 		}
-		return out
+		return
 	case isIPv4(piece), isHash(piece):
-		return append(out, piece)
+		t.add(piece)
+		return
 	case isFlag(piece):
-		return append(out, piece)
+		t.add(piece)
+		return
 	case strings.Contains(piece, "://"):
 		// A URL: the whole, and its host.
-		out = append(out, piece)
+		t.add(piece)
 		host := piece[strings.Index(piece, "://")+3:]
 		if i := strings.IndexAny(host, "/:"); i >= 0 {
 			host = host[:i]
 		}
 		if host != "" {
-			out = append(out, host)
+			t.add(host)
 		}
-		return out
+		return
 	case strings.ContainsAny(piece, `\/`):
 		// A path: the whole, and its base name (with and without extension).
-		out = append(out, piece)
+		t.add(piece)
 		base := piece[strings.LastIndexAny(piece, `\/`)+1:]
 		if base != "" && base != piece {
-			out = appendDotted(out, base)
+			t.dotted(base)
 		}
-		return out
+		return
 	case strings.Contains(piece, "@"):
-		out = append(out, piece)
+		t.add(piece)
 		if d := piece[strings.LastIndex(piece, "@")+1:]; strings.Contains(d, ".") {
-			out = append(out, d)
+			t.add(d)
 		}
-		return out
+		return
 	case strings.Contains(piece, "."):
-		return appendDotted(out, piece)
+		t.dotted(piece)
+		return
 	case strings.ContainsAny(piece, "-_$%"):
 		// A hyphenated or underscored name: the whole, and its word parts.
-		out = append(out, piece)
+		t.add(piece)
 		for _, w := range strings.FieldsFunc(piece, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) }) {
-			out = appendWord(out, w)
+			t.word(w)
 		}
-		return out
+		return
 	}
-	return appendWord(out, piece)
+	t.word(piece)
 }
 
-// appendDotted handles a name with dots: a domain or a file name is kept whole; a file name also
+// dotted handles a name with dots: a domain or a file name is kept whole; a file name also
 // yields its stem (rundll32.exe → rundll32). Dotted abbreviations such as "e.g" become words.
-func appendDotted(out []string, s string) []string {
+func (t *tokenizer) dotted(s string) {
 	parts := strings.Split(s, ".")
 	if len(parts[0]) <= 1 {
 		for _, p := range parts {
-			out = appendWord(out, p)
+			t.word(p)
 		}
-		return out
+		return
 	}
-	out = append(out, s)
+	t.add(s)
 	if len(parts) == 2 && len(parts[1]) <= 4 && !isDigits(parts[1]) {
-		out = appendWord(out, parts[0])
+		t.word(parts[0])
 	}
-	return out
 }
 
-func appendWord(out []string, w string) []string {
+func (t *tokenizer) word(w string) {
 	if w == "" || stopWords[w] {
-		return out
+		return
 	}
 	if utf8.RuneCountInString(w) == 1 && !isDigits(w) {
-		return out
+		return
 	}
-	return append(out, stem(w))
+	s := stem(w)
+	t.add(s)
+	if t.surface != nil && t.surface[s] == "" {
+		t.surface[s] = w
+	}
 }
+
+func (t *tokenizer) add(term string) { t.out = append(t.out, term) }
 
 // stem strips common English inflections. It is deliberately light: it must never merge words an
 // analyst would keep apart, and it leaves anything with digits alone.

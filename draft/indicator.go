@@ -1,0 +1,155 @@
+package draft
+
+import (
+	"regexp"
+	"sort"
+	"strings"
+)
+
+// An indicator is a case-specific value in text: an address, a host, an account, a file.
+type indicator struct {
+	typ   string // ip, hash, email, domain, path, host, user
+	value string
+}
+
+var indicatorPatterns = []struct {
+	typ string
+	re  *regexp.Regexp
+}{
+	{"email", regexp.MustCompile(`[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}`)},
+	{"path", regexp.MustCompile(`[A-Za-z]:\\[^\s,;"'()\[\]]+|(?:^|[\s(])(/(?:[\w.-]+/)+[\w.-]+)`)},
+	{"ip", regexp.MustCompile(`\b(?:\d{1,3}\.){3}\d{1,3}\b`)},
+	{"hash", regexp.MustCompile(`\b(?:[a-fA-F0-9]{64}|[a-fA-F0-9]{40}|[a-fA-F0-9]{32})\b`)},
+	{"domain", regexp.MustCompile(`\b(?:[a-z0-9-]+\.)+(?:com|net|org|io|test|local|example|invalid|info|biz|co|xyz|top|ru|cn|de|uk)\b`)},
+	{"host", regexp.MustCompile(`\b[A-Z][A-Z0-9]*(?:-[A-Z0-9]+)+\b`)},
+	{"user", regexp.MustCompile(`\b[a-z]+\.[a-z]+\b|\bsvc[_-][a-z0-9_]+\b`)},
+}
+
+// fileExtensions are second labels that make "name.ext" a file, not an account.
+var fileExtensions = map[string]bool{"exe": true, "dll": true, "ps1": true, "bat": true, "cmd": true, "vbs": true,
+	"js": true, "hta": true, "lnk": true, "zip": true, "iso": true, "doc": true, "docm": true, "xls": true, "xlsm": true,
+	"pdf": true, "txt": true, "log": true, "sys": true, "msi": true, "py": true, "sh": true, "so": true, "dit": true,
+	"json": true, "yaml": true, "yml": true, "conf": true, "db": true, "dmp": true, "evtx": true, "tmp": true, "dat": true}
+
+// notHostPrefixes start names of standards and algorithms that look like host names (AES-256).
+var notHostPrefixes = map[string]bool{"AES": true, "SHA": true, "RSA": true, "TLS": true, "SSL": true, "CVE": true, "CWE": true,
+	"KB": true, "MS": true, "ISO": true, "UTF": true, "RFC": true, "NIST": true, "PCI": true, "HTTP": true, "SMB": true,
+	"NTLM": true, "RC": true, "ECDSA": true, "MD": true, "X": true, "IPV": true, "WPA": true, "TCP": true, "UDP": true}
+
+// indicators returns the indicators in text, each value once, in order of first appearance.
+// Values inside a longer indicator (the domain of an e-mail address) are not repeated.
+func indicators(text string) []indicator {
+	type span struct {
+		start, end int
+		ind        indicator
+	}
+	var spans []span
+	for _, p := range indicatorPatterns {
+		for _, m := range p.re.FindAllStringSubmatchIndex(text, -1) {
+			start, end := m[0], m[1]
+			if len(m) > 2 && m[2] >= 0 { // a pattern with a group: the group is the value
+				start, end = m[2], m[3]
+			}
+			v := strings.TrimRight(text[start:end], ".")
+			if !plausible(p.typ, v) {
+				continue
+			}
+			spans = append(spans, span{start, start + len(v), indicator{p.typ, v}})
+		}
+	}
+	sort.SliceStable(spans, func(i, j int) bool {
+		if spans[i].start != spans[j].start {
+			return spans[i].start < spans[j].start
+		}
+		return spans[i].end > spans[j].end
+	})
+	var out []indicator
+	seen := map[string]bool{}
+	end := -1
+	for _, s := range spans {
+		if s.start < end {
+			continue // inside a longer indicator
+		}
+		end = s.end
+		if !seen[s.ind.value] {
+			seen[s.ind.value] = true
+			out = append(out, s.ind)
+		}
+	}
+	return out
+}
+
+func plausible(typ, v string) bool {
+	switch typ {
+	case "host":
+		// A host name has a digit: WS-17, GLOBEX-LT-6631; "AES-CBC" or "MFA-PUSH" are not hosts.
+		prefix, _, _ := strings.Cut(v, "-")
+		return strings.ContainsAny(v, "0123456789") && !notHostPrefixes[prefix]
+	case "user":
+		if strings.HasPrefix(v, "svc") {
+			return true
+		}
+		first, second, _ := strings.Cut(v, ".")
+		return !fileExtensions[second] && len(first) > 1 && len(second) > 1 && first != "e" && first != "i"
+	}
+	return true
+}
+
+// adapter rewrites recommendations taken from a past case for the new threat: the past case's own
+// indicators become the new threat's indicators of the same type (the first past host becomes the
+// first new host, and so on), or a placeholder such as <host> when the new threat has none. Values
+// that the new threat also mentions are kept.
+type adapter struct {
+	current map[string][]string // type → the new threat's values, in order
+	has     map[string]bool     // every value the new threat mentions
+}
+
+func newAdapter(threatText string) *adapter {
+	a := &adapter{current: map[string][]string{}, has: map[string]bool{}}
+	for _, ind := range indicators(threatText) {
+		a.current[ind.typ] = append(a.current[ind.typ], ind.value)
+		a.has[ind.value] = true
+	}
+	return a
+}
+
+// rewrite adapts text taken from a document whose own indicators are past.
+func (a *adapter) rewrite(text string, past []indicator) string {
+	// A new value that the past text already names stays where it is; the others are free to
+	// take the place of the past case's own values.
+	kept := map[string]bool{}
+	for _, ind := range past {
+		if a.has[ind.value] {
+			kept[ind.value] = true
+		}
+	}
+	free := map[string][]string{}
+	for typ, vs := range a.current {
+		for _, v := range vs {
+			if !kept[v] {
+				free[typ] = append(free[typ], v)
+			}
+		}
+	}
+	index := map[string]int{}
+	type repl struct{ from, to string }
+	var repls []repl
+	for _, ind := range past {
+		if kept[ind.value] {
+			continue
+		}
+		i := index[ind.typ]
+		index[ind.typ]++
+		to := "<" + ind.typ + ">"
+		if f := free[ind.typ]; i < len(f) {
+			to = f[i]
+		}
+		repls = append(repls, repl{ind.value, to})
+	}
+	// Longest first, so that a host name is not rewritten inside a longer value.
+	sort.SliceStable(repls, func(i, j int) bool { return len(repls[i].from) > len(repls[j].from) })
+	for _, r := range repls {
+		text = strings.ReplaceAll(text, r.from, r.to)
+	}
+	return text
+}
