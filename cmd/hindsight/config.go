@@ -10,7 +10,9 @@ import (
 	"strings"
 
 	"github.com/hindsightsec/hindsight"
+	"github.com/hindsightsec/hindsight/api"
 	"github.com/hindsightsec/hindsight/draft"
+	"github.com/hindsightsec/hindsight/ingest"
 	"github.com/hindsightsec/hindsight/retrieval"
 	"github.com/hindsightsec/hindsight/store/sqlite"
 	"github.com/spf13/cobra"
@@ -42,7 +44,17 @@ type Main struct {
 	Stderr io.Writer
 	Logger *slog.Logger
 
-	db *sqlite.DB
+	db Store
+}
+
+// Store is everything the commands use of a store. Every backend implements all of it.
+type Store interface {
+	ingest.Store
+	retrieval.Index
+	api.Store
+	CreateKey(ctx context.Context, tenant string, role hindsight.Role) (string, *hindsight.Key, error)
+	FindKeys(ctx context.Context, tenant string) ([]*hindsight.Key, error)
+	Close() error
 }
 
 // exitError carries an exit status other than exitFailed out of a command.
@@ -150,17 +162,24 @@ func (m *Main) Close() error {
 }
 
 // openDB opens the store named by --db.
-func (m *Main) openDB(ctx context.Context) (*sqlite.DB, error) {
+func (m *Main) openDB(ctx context.Context) (Store, error) {
 	if m.db != nil {
 		return m.db, nil
 	}
-	path, ok := strings.CutPrefix(m.Config.DB, "sqlite:")
-	if !ok || path == "" {
+	var db Store
+	switch {
+	case strings.HasPrefix(m.Config.DB, "sqlite:"):
+		path := strings.TrimPrefix(m.Config.DB, "sqlite:")
+		if path == "" {
+			return nil, usagef("--db: sqlite: needs a file path, as in sqlite:./hindsight.db")
+		}
+		s, err := sqlite.Open(ctx, path, m.Logger)
+		if err != nil {
+			return nil, fmt.Errorf("open store %s: %w", path, err)
+		}
+		db = s
+	default:
 		return nil, usagef("--db: want sqlite:PATH, got %q", m.Config.DB)
-	}
-	db, err := sqlite.Open(ctx, path, m.Logger)
-	if err != nil {
-		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
 	m.db = db
 	return db, nil
@@ -169,7 +188,7 @@ func (m *Main) openDB(ctx context.Context) (*sqlite.DB, error) {
 func (m *Main) embedder() hindsight.Embedder { return retrieval.Builtin{} }
 
 // services opens the store and builds the retriever and drafter over it.
-func (m *Main) services(ctx context.Context) (*sqlite.DB, *retrieval.Retriever, *draft.Drafter, error) {
+func (m *Main) services(ctx context.Context) (Store, *retrieval.Retriever, *draft.Drafter, error) {
 	db, err := m.openDB(ctx)
 	if err != nil {
 		return nil, nil, nil, err
