@@ -38,6 +38,11 @@ type Draft struct {
 	PromptVersion   string           `json:"prompt_version"` // the version of the template or drafter
 	Threat          Document         `json:"threat"`         // the threat the draft is for
 	CreatedAt       time.Time        `json:"created_at"`
+	// Fallback is true when the configured model failed and the extractive drafter wrote the
+	// draft instead.
+	Fallback bool `json:"fallback,omitempty"`
+	// Warnings lists what the grounding checks changed or found, e.g. removed citations.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // Recommendation is one recommendation of a draft.
@@ -46,6 +51,9 @@ type Recommendation struct {
 	Citations []string `json:"citations"` // IDs of sources of the draft
 	Supported bool     `json:"supported"` // the cited sources' text supports it
 	Support   float64  `json:"support"`   // 0..1: how much of it the cited text covers
+	// Removed lists citations the model made to IDs that were not among the sources; they were
+	// taken out of Citations.
+	Removed []string `json:"removed_citations,omitempty"`
 }
 
 // Source is a retrieved document that grounded a draft.
@@ -55,8 +63,13 @@ type Source struct {
 	Tenant string   `json:"tenant"`
 	Title  string   `json:"title"`
 	Score  float64  `json:"score"`
-	Flags  []string `json:"flags"` // e.g. "instructions": its text looks like instructions to a model
+	Flags  []string `json:"flags"` // FlagInstructions: its text looks like instructions to a model
 }
+
+// FlagInstructions marks a source whose text looks like instructions to a language model (text
+// an attacker may have planted in telemetry). Such a source is fenced as data like every other,
+// and its recommendations are never copied into a draft verbatim.
+const FlagInstructions = "instructions"
 
 // Ratings are a reviewer's marks of a draft, each 1 (poor) to 5 (excellent).
 type Ratings struct {
