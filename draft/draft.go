@@ -36,19 +36,36 @@ type Request struct {
 	Kind   hindsight.DraftKind
 	Threat *hindsight.Document
 	K      int // sources to retrieve, 1..retrieval.MaxK; 0 means 8
+	// OnToken, when not nil, receives the model's answer piece by piece as it is written. The
+	// extractive drafter writes no pieces.
+	OnToken func(string)
 }
 
-// Drafter composes drafts from retrieved sources.
+// Drafter composes drafts from retrieved sources, with a language model or, without one, by
+// extraction.
 type Drafter struct {
 	search Searcher
+	gen    hindsight.Generator
+	// Fallback makes the drafter answer with an extractive draft, marked as a fall-back, when the
+	// model is unavailable; without it the model's error is returned.
+	Fallback bool
 	// MaxRecommendations caps a draft's recommendations; 0 means 8.
 	MaxRecommendations int
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
 }
 
-// New returns an extractive drafter that retrieves with search.
-func New(search Searcher) *Drafter { return &Drafter{search: search} }
+// New returns a drafter that retrieves with search and writes with gen; a nil gen means the
+// extractive drafter.
+func New(search Searcher, gen hindsight.Generator) *Drafter { return &Drafter{search: search, gen: gen} }
+
+// Model names what writes the drafts: the generator's name, or "extractive".
+func (d *Drafter) Model() string {
+	if d.gen == nil {
+		return "extractive"
+	}
+	return d.gen.Name()
+}
 
 // Draft retrieves sources for the threat within the request's tenant and composes a draft. The
 // draft is not stored.
@@ -86,7 +103,20 @@ func (d *Drafter) Draft(ctx context.Context, req Request) (*hindsight.Draft, err
 	if err != nil {
 		return nil, err
 	}
-	dr := Compose(req.Kind, t, hits, d.maxRecs())
+	var dr *hindsight.Draft
+	if d.gen == nil {
+		dr = Compose(req.Kind, t, hits, d.maxRecs())
+	} else {
+		dr, err = d.generate(ctx, req, hits)
+		if err != nil {
+			if !d.Fallback || hindsight.ErrorCode(err) != hindsight.EUNAVAILABLE {
+				return nil, err
+			}
+			dr = Compose(req.Kind, t, hits, d.maxRecs())
+			dr.Fallback = true
+			dr.Warnings = append(dr.Warnings, fmt.Sprintf("%s was unavailable (%s); the extractive drafter wrote this draft", d.gen.Name(), hindsight.ErrorMessage(err)))
+		}
+	}
 	dr.ID = NewID()
 	dr.Tenant = req.Tenant
 	dr.CreatedAt = d.now().UTC()
@@ -144,6 +174,9 @@ func Compose(kind hindsight.DraftKind, threat *hindsight.Document, hits []hindsi
 			past = indicators(retrieval.DocumentText(h.Document))
 		}
 		for _, orig := range guidanceItems(kind, &h) {
+			if LooksLikeInstructions(orig) {
+				continue // planted text is never copied into a draft
+			}
 			item := adapt.rewrite(orig, past)
 			terms := termSet(item)
 			if len(terms) == 0 {
@@ -180,23 +213,79 @@ func Compose(kind hindsight.DraftKind, threat *hindsight.Document, hits []hindsi
 	if len(clusters) > max {
 		clusters = clusters[:max]
 	}
-	sourceText := map[string]string{}
-	dr := &hindsight.Draft{Kind: kind, Model: "extractive", PromptVersion: ExtractiveVersion, Threat: *threat,
-		Recommendations: []hindsight.Recommendation{}, Sources: []hindsight.Source{}}
-	for _, h := range hits {
-		dr.Sources = append(dr.Sources, hindsight.Source{ID: h.ID, Kind: h.Kind, Tenant: h.Tenant, Title: h.Title, Score: h.Score, Flags: []string{}})
-		if h.Document != nil {
-			sourceText[h.ID] = retrieval.DocumentText(h.Document)
-		}
-	}
+	dr := newDraft(kind, threat, hits, "extractive", ExtractiveVersion)
+	texts := sourceTexts(hits)
 	for _, c := range clusters {
 		r := hindsight.Recommendation{Text: c.text, Citations: c.citations}
-		r.Support = Support(c.orig, citedText(sourceText, c.citations))
+		r.Support = Support(c.orig, citedText(texts, c.citations), "")
 		r.Supported = r.Support >= SupportThreshold
 		dr.Recommendations = append(dr.Recommendations, r)
 	}
 	dr.Text = Render(kind, threat, dr.Recommendations)
 	return dr
+}
+
+// newDraft starts a draft with its sources, each flagged when its text looks like instructions
+// to a model.
+func newDraft(kind hindsight.DraftKind, threat *hindsight.Document, hits []hindsight.Hit, model, version string) *hindsight.Draft {
+	dr := &hindsight.Draft{Kind: kind, Model: model, PromptVersion: version, Threat: *threat,
+		Recommendations: []hindsight.Recommendation{}, Sources: []hindsight.Source{}}
+	for _, h := range hits {
+		s := hindsight.Source{ID: h.ID, Kind: h.Kind, Tenant: h.Tenant, Title: h.Title, Score: h.Score, Flags: []string{}}
+		if h.Document != nil && LooksLikeInstructions(retrieval.DocumentText(h.Document)) {
+			s.Flags = append(s.Flags, hindsight.FlagInstructions)
+		}
+		dr.Sources = append(dr.Sources, s)
+	}
+	return dr
+}
+
+func sourceTexts(hits []hindsight.Hit) map[string]string {
+	m := map[string]string{}
+	for _, h := range hits {
+		if h.Document != nil {
+			m[h.ID] = retrieval.DocumentText(h.Document)
+		}
+	}
+	return m
+}
+
+// generate asks the model for the draft and holds its answer to the grounding rules: citations
+// only to retrieved sources (others removed and reported), a support score for each
+// recommendation against the text it cites, and unsupported recommendations marked.
+func (d *Drafter) generate(ctx context.Context, req Request, hits []hindsight.Hit) (*hindsight.Draft, error) {
+	// A token is about four characters of English; keep a margin for the answer and the rules.
+	budget := max(4000, (d.gen.ContextTokens()-1400)*3)
+	prompt, used := BuildPrompt(req.Kind, req.Threat, hits, d.maxRecs(), budget)
+	out, err := d.gen.Generate(ctx, prompt, req.OnToken)
+	if err != nil {
+		return nil, err
+	}
+	dr := newDraft(req.Kind, req.Threat, hits[:used], d.gen.Name(), PromptVersion)
+	if used < len(hits) {
+		dr.Warnings = append(dr.Warnings, fmt.Sprintf("%d of %d sources fit the model's context", used, len(hits)))
+	}
+	valid := map[string]bool{}
+	for _, s := range dr.Sources {
+		valid[s.ID] = true
+	}
+	texts := sourceTexts(hits[:used])
+	for _, r := range ParseAnswer(out.Text, valid) {
+		if len(r.Removed) > 0 {
+			dr.Warnings = append(dr.Warnings, fmt.Sprintf("removed citations to %s, which are not among the sources, from %q", strings.Join(r.Removed, ", "), r.Text))
+		}
+		if len(r.Citations) == 0 {
+			dr.Warnings = append(dr.Warnings, fmt.Sprintf("%q cites no source", r.Text))
+		}
+		r.Support = Support(r.Text, citedText(texts, r.Citations), retrieval.DocumentText(req.Threat))
+		r.Supported = len(r.Citations) > 0 && r.Support >= SupportThreshold
+		dr.Recommendations = append(dr.Recommendations, r)
+		if len(dr.Recommendations) == d.maxRecs() {
+			break
+		}
+	}
+	dr.Text = Render(req.Kind, req.Threat, dr.Recommendations)
+	return dr, nil
 }
 
 // guidanceItems returns the recommendations a hit offers for a draft kind: a past threat's
@@ -333,14 +422,15 @@ func citedText(sourceText map[string]string, ids []string) string {
 // SupportThreshold is the support score from which a recommendation counts as supported.
 const SupportThreshold = 0.5
 
-// Support returns the share of a recommendation's terms that occur in the cited text: 1 when every
-// term is there, 0 when none is or the recommendation has no terms.
-func Support(rec, cited string) float64 {
+// Support returns the share of a recommendation's terms that occur in the cited text, or in the
+// new threat's own text (a host or account adapted to the new threat is not an invention): 1 when
+// every term is there, 0 when none is or the recommendation has no terms.
+func Support(rec, cited, threat string) float64 {
 	terms := termSet(rec)
 	if len(terms) == 0 {
 		return 0
 	}
-	have := termSet(cited)
+	have := termSet(cited + "\n" + threat)
 	n := 0
 	for t := range terms {
 		if have[t] {

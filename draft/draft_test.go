@@ -74,10 +74,10 @@ func TestSplitItems(t *testing.T) {
 }
 
 func TestSupport(t *testing.T) {
-	if s := Support("Revoke sessions for jesse.brown", "We revoked all sessions of jesse.brown."); s != 1 {
+	if s := Support("Revoke sessions for jesse.brown", "We revoked all sessions of jesse.brown.", ""); s != 1 {
 		t.Errorf("full support = %v", s)
 	}
-	if s := Support("Wipe the domain controller", "Reset the password"); s != 0 {
+	if s := Support("Wipe the domain controller", "Reset the password", ""); s != 0 {
 		t.Errorf("no support = %v", s)
 	}
 }

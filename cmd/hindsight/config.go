@@ -194,7 +194,7 @@ func (m *Main) services(ctx context.Context) (Store, *retrieval.Retriever, *draf
 		return nil, nil, nil, err
 	}
 	r := retrieval.NewRetriever(db, m.embedder())
-	return db, r, draft.New(r), nil
+	return db, r, draft.New(r, nil), nil
 }
 
 // parseKinds validates --kind values.
