@@ -7,10 +7,10 @@ package draft
 import (
 	"bytes"
 	"context"
-	"encoding/json"
-	"errors"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -57,7 +57,9 @@ type Drafter struct {
 
 // New returns a drafter that retrieves with search and writes with gen; a nil gen means the
 // extractive drafter.
-func New(search Searcher, gen hindsight.Generator) *Drafter { return &Drafter{search: search, gen: gen} }
+func New(search Searcher, gen hindsight.Generator) *Drafter {
+	return &Drafter{search: search, gen: gen}
+}
 
 // Model names what writes the drafts: the generator's name, or "extractive".
 func (d *Drafter) Model() string {
