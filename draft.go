@@ -43,6 +43,9 @@ type Draft struct {
 	Fallback bool `json:"fallback,omitempty"`
 	// Warnings lists what the grounding checks changed or found, e.g. removed citations.
 	Warnings []string `json:"warnings,omitempty"`
+	// PromptTokens and OutputTokens are the model's token counts; zero for extractive drafts.
+	PromptTokens int `json:"prompt_tokens,omitempty"`
+	OutputTokens int `json:"output_tokens,omitempty"`
 }
 
 // Recommendation is one recommendation of a draft.

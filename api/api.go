@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/hindsightsec/hindsight"
@@ -26,6 +27,7 @@ type Store interface {
 	FindDraftByID(ctx context.Context, tenant, id string) (*hindsight.Draft, error)
 	CreateReview(ctx context.Context, r *hindsight.Review) error
 	FindReviews(ctx context.Context, tenant, draftID string) ([]*hindsight.Review, error)
+	FindDocuments(ctx context.Context, keys []hindsight.DocKey) (map[hindsight.DocKey]*hindsight.Document, error)
 }
 
 // Searcher runs searches.
@@ -36,36 +38,80 @@ type Searcher interface {
 // MaxBody is the largest request body accepted, in bytes.
 const MaxBody = 1 << 20
 
+// Config is what a server is built from. Store, Search and Drafter are required.
+type Config struct {
+	Store   Store
+	Search  Searcher
+	Drafter *draft.Drafter
+	// Ready, when not nil, is called by /readyz besides the store's Ping: e.g. the model's ping.
+	Ready func(ctx context.Context) error
+	// RateLimit is the sustained requests per second allowed per API key (bursts of twice as
+	// many); 0 means 20.
+	RateLimit float64
+	// RequestTimeout bounds each /v1 request; 0 means 2 minutes (a model may take that long).
+	RequestTimeout time.Duration
+	// Metrics receives the server's measurements; nil means a new registry.
+	Metrics *Metrics
+	Logger  *slog.Logger // nil discards logs
+}
+
 // Server is the HTTP API.
 type Server struct {
 	echo    *echo.Echo
 	store   Store
 	search  Searcher
 	drafter *draft.Drafter
+	ready   func(ctx context.Context) error
+	metrics *Metrics
 	logger  *slog.Logger
+	timeout time.Duration
 }
 
-// New returns a server over a store, a searcher and a drafter. A nil logger discards logs.
-func New(store Store, search Searcher, drafter *draft.Drafter, logger *slog.Logger) *Server {
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
+// New returns a server.
+func New(cfg Config) *Server {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{echo: echo.New(), store: store, search: search, drafter: drafter, logger: logger}
+	if cfg.RateLimit <= 0 {
+		cfg.RateLimit = 20
+	}
+	if cfg.RequestTimeout <= 0 {
+		cfg.RequestTimeout = 2 * time.Minute
+	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = NewMetrics()
+	}
+	s := &Server{echo: echo.New(), store: cfg.Store, search: cfg.Search, drafter: cfg.Drafter, ready: cfg.Ready,
+		metrics: cfg.Metrics, logger: cfg.Logger, timeout: cfg.RequestTimeout}
 	e := s.echo
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.handleError
 	e.Use(middleware.Recover())
-	e.Use(s.logRequests)
+	e.Use(s.observe)
 	e.Use(bodyLimit(MaxBody))
 
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
-	v1 := e.Group("/v1", s.authenticate)
+	e.GET("/metrics", s.getMetrics)
+	e.GET("/openapi.json", s.getOpenAPI)
+	v1 := e.Group("/v1", s.authenticate, newKeyLimiter(cfg.RateLimit).limit, s.withTimeout)
 	v1.POST("/search", s.postSearch)
 	v1.POST("/drafts", s.postDraft)
 	v1.GET("/drafts/:id", s.getDraft)
 	v1.POST("/drafts/:id/reviews", s.postReview, require(hindsight.RoleReviewer))
+	v1.GET("/documents/:id", s.getDocument)
 	return s
+}
+
+// withTimeout bounds a request's context, so a slow model or store cannot hold a connection open
+// for ever.
+func (s *Server) withTimeout(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		ctx, cancel := context.WithTimeout(c.Request().Context(), s.timeout)
+		defer cancel()
+		c.SetRequest(c.Request().WithContext(ctx))
+		return next(c)
+	}
 }
 
 // ServeHTTP makes the server an http.Handler.
@@ -104,22 +150,45 @@ func (s *Server) healthz(c echo.Context) error {
 	return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
 }
 
+// readyz answers 200 when the store (and the model, when one is configured) answer, 503 otherwise.
 func (s *Server) readyz(c echo.Context) error {
-	if err := s.store.Ping(c.Request().Context()); err != nil {
-		return err
+	ctx, cancel := context.WithTimeout(c.Request().Context(), 10*time.Second)
+	defer cancel()
+	if err := s.store.Ping(ctx); err != nil {
+		return &hindsight.Error{Code: hindsight.EUNAVAILABLE, Message: "store: " + hindsight.ErrorMessage(err), Err: err}
+	}
+	if s.ready != nil {
+		if err := s.ready(ctx); err != nil {
+			return &hindsight.Error{Code: hindsight.EUNAVAILABLE, Message: "model: " + hindsight.ErrorMessage(err), Err: err}
+		}
 	}
 	return c.JSON(http.StatusOK, map[string]string{"status": "ready"})
 }
 
-func (s *Server) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
+func (s *Server) getMetrics(c echo.Context) error {
+	c.Response().Header().Set(echo.HeaderContentType, "text/plain; version=0.0.4; charset=utf-8")
+	c.Response().WriteHeader(http.StatusOK)
+	_, err := s.metrics.WriteTo(c.Response())
+	return err
+}
+
+// observe counts and times every request by its route pattern (never the raw path, whose IDs
+// would make a series per draft) and logs it at debug level.
+func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		start := time.Now()
-		err := next(c)
-		if err != nil {
+		if err := next(c); err != nil {
 			c.Error(err)
 		}
-		s.logger.Debug("request", "method", c.Request().Method, "path", c.Path(), "status", c.Response().Status,
-			"ms", float64(time.Since(start).Microseconds())/1000)
+		route := c.Path()
+		if route == "" {
+			route = "unmatched"
+		}
+		d := time.Since(start)
+		status := c.Response().Status
+		s.metrics.Add("hindsight_http_requests_total", 1, "method", c.Request().Method, "route", route, "status", strconv.Itoa(status))
+		s.metrics.Observe("hindsight_http_request_duration_seconds", d.Seconds(), "route", route)
+		s.logger.Debug("request", "method", c.Request().Method, "route", route, "status", status, "ms", float64(d.Microseconds())/1000)
 		return nil
 	}
 }

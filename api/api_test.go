@@ -51,7 +51,7 @@ func setup(t *testing.T) *bundle {
 		t.Fatalf("ingest: %+v, %v", run, err)
 	}
 	r := retrieval.NewRetriever(db, emb)
-	srv := httptest.NewServer(api.New(db, r, draft.New(r, nil), nil))
+	srv := httptest.NewServer(api.New(api.Config{Store: db, Search: r, Drafter: draft.New(r, nil)}))
 	t.Cleanup(srv.Close)
 	b := &bundle{srv: srv, db: db}
 	for _, k := range []struct {

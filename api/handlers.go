@@ -1,9 +1,11 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -81,16 +83,98 @@ func (s *Server) postDraft(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	key := keyOf(c)
-	d, err := s.drafter.Draft(c.Request().Context(), draft.Request{Tenant: key.Tenant, Kind: req.Kind, Threat: threat, K: k})
-	if err != nil {
-		return err
+	dreq := draft.Request{Tenant: keyOf(c).Tenant, Kind: req.Kind, Threat: threat, K: k}
+	if wantsStream(c) {
+		return s.streamDraft(c, dreq)
 	}
-	if err := s.store.CreateDraft(c.Request().Context(), d); err != nil {
+	d, err := s.writeDraft(c.Request().Context(), dreq)
+	if err != nil {
 		return err
 	}
 	c.Response().Header().Set("Location", "/v1/drafts/"+d.ID)
 	return c.JSON(http.StatusCreated, d)
+}
+
+// writeDraft drafts, stores the draft and records its measurements.
+func (s *Server) writeDraft(ctx context.Context, req draft.Request) (*hindsight.Draft, error) {
+	start := time.Now()
+	d, err := s.drafter.Draft(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.store.CreateDraft(ctx, d); err != nil {
+		return nil, err
+	}
+	s.metrics.Observe("hindsight_draft_duration_seconds", time.Since(start).Seconds(), "model", d.Model)
+	s.metrics.Add("hindsight_drafts_total", 1, "model", d.Model, "fallback", strconv.FormatBool(d.Fallback))
+	if d.PromptTokens > 0 || d.OutputTokens > 0 {
+		s.metrics.Add("hindsight_model_tokens_total", float64(d.PromptTokens), "model", d.Model, "direction", "prompt")
+		s.metrics.Add("hindsight_model_tokens_total", float64(d.OutputTokens), "model", d.Model, "direction", "output")
+	}
+	return d, nil
+}
+
+func wantsStream(c echo.Context) bool {
+	return strings.Contains(c.Request().Header.Get("Accept"), "text/event-stream")
+}
+
+// streamDraft answers with server-sent events: "token" events carry the model's answer as it is
+// written ({"text": "..."}), then one "draft" event carries the stored draft, as the JSON answer
+// would; an "error" event carries an error body if drafting fails after the stream began.
+func (s *Server) streamDraft(c echo.Context, req draft.Request) error {
+	w := c.Response()
+	w.Header().Set(echo.HeaderContentType, "text/event-stream")
+	w.Header().Set("Cache-Control", "no-cache")
+	w.Header().Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	send := func(event string, v any) {
+		b, _ := json.Marshal(v)
+		fmt.Fprintf(w, "event: %s\ndata: %s\n\n", event, b)
+		w.Flush()
+	}
+	req.OnToken = func(piece string) { send("token", map[string]string{"text": piece}) }
+	d, err := s.writeDraft(c.Request().Context(), req)
+	if err != nil {
+		code := hindsight.ErrorCode(err)
+		if code == hindsight.EINTERNAL {
+			s.logger.Error("draft failed", "error", err)
+		}
+		send("error", ErrorBody{ErrorDetail{Code: code, Message: hindsight.ErrorMessage(err), Field: hindsight.ErrorField(err)}})
+		return nil
+	}
+	send("draft", d)
+	return nil
+}
+
+// getDocument returns a document the key's tenant may see: its own threats and global knowledge.
+// Several documents may share an ID across kinds; ?kind= picks one, else the first of Kinds' order.
+func (s *Server) getDocument(c echo.Context) error {
+	tenant, id := keyOf(c).Tenant, c.Param("id")
+	kinds := hindsight.Kinds
+	if k := c.QueryParam("kind"); k != "" {
+		if !hindsight.Kind(k).Valid() {
+			return hindsight.Invalid("kind", "unknown kind %q", k)
+		}
+		kinds = []hindsight.Kind{hindsight.Kind(k)}
+	}
+	var keys []hindsight.DocKey
+	for _, k := range kinds {
+		if k.Global() {
+			keys = append(keys, hindsight.DocKey{Kind: k, ID: id})
+		} else {
+			keys = append(keys, hindsight.DocKey{Tenant: tenant, Kind: k, ID: id})
+		}
+	}
+	docs, err := s.store.FindDocuments(c.Request().Context(), keys)
+	if err != nil {
+		return err
+	}
+	for _, k := range keys {
+		if d := docs[k]; d != nil {
+			return c.JSON(http.StatusOK, d)
+		}
+	}
+	return hindsight.Errorf(hindsight.ENOTFOUND, "no document %q", id)
 }
 
 // DraftResponse is a stored draft with its reviews, oldest first.

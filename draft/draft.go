@@ -264,6 +264,7 @@ func (d *Drafter) generate(ctx context.Context, req Request, hits []hindsight.Hi
 		return nil, err
 	}
 	dr := newDraft(req.Kind, req.Threat, hits[:used], d.gen.Name(), PromptVersion)
+	dr.PromptTokens, dr.OutputTokens = out.PromptTokens, out.OutputTokens
 	if used < len(hits) {
 		dr.Warnings = append(dr.Warnings, fmt.Sprintf("%d of %d sources fit the model's context", used, len(hits)))
 	}

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/hindsightsec/hindsight"
 	"github.com/hindsightsec/hindsight/api"
@@ -34,6 +35,9 @@ type Config struct {
 	LLM      string // extractive
 	Addr     string // serve: HOST:PORT
 	LogLevel string // debug, info, warn, error
+
+	LLMFallback bool          // draft extractively, marked, when the model is unavailable
+	LLMTimeout  time.Duration // per model request
 }
 
 // Main is one invocation of the program: its configuration, its streams, and what it opened.
@@ -44,7 +48,8 @@ type Main struct {
 	Stderr io.Writer
 	Logger *slog.Logger
 
-	db Store
+	db  Store
+	emb hindsight.Embedder
 }
 
 // Store is everything the commands use of a store. Every backend implements all of it.
@@ -129,8 +134,10 @@ sources.`,
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error { return usageError{err} })
 	pf := root.PersistentFlags()
 	pf.StringVar(&m.Config.DB, "db", env("HINDSIGHT_DB", "sqlite:./hindsight.db"), "store: sqlite:PATH (env HINDSIGHT_DB)")
-	pf.StringVar(&m.Config.Embedder, "embedder", env("HINDSIGHT_EMBEDDER", "builtin"), "embedder: builtin (env HINDSIGHT_EMBEDDER)")
-	pf.StringVar(&m.Config.LLM, "llm", env("HINDSIGHT_LLM", "extractive"), "drafter: extractive (env HINDSIGHT_LLM)")
+	pf.StringVar(&m.Config.Embedder, "embedder", env("HINDSIGHT_EMBEDDER", "builtin"), "embedder: builtin or ollama:MODEL, e.g. ollama:nomic-embed-text (env HINDSIGHT_EMBEDDER; Ollama's address from OLLAMA_HOST)")
+	pf.StringVar(&m.Config.LLM, "llm", env("HINDSIGHT_LLM", "extractive"), "drafter: extractive or ollama:MODEL, e.g. ollama:llama3.1:8b (env HINDSIGHT_LLM)")
+	pf.BoolVar(&m.Config.LLMFallback, "llm-fallback", env("HINDSIGHT_LLM_FALLBACK", "") == "true", "when the model is unavailable, draft with the extractive drafter and mark the draft (env HINDSIGHT_LLM_FALLBACK=true)")
+	pf.DurationVar(&m.Config.LLMTimeout, "llm-timeout", 2*time.Minute, "longest wait for one model request")
 	pf.StringVar(&m.Config.LogLevel, "log-level", env("HINDSIGHT_LOG_LEVEL", "info"), "log level: debug, info, warn or error (env HINDSIGHT_LOG_LEVEL)")
 	root.AddCommand(m.ingestCommand(), m.searchCommand(), m.draftCommand(), m.keysCommand(), m.serveCommand(),
 		m.demoCommand(), m.genCommand(), m.evalCommand())
@@ -144,11 +151,11 @@ func (m *Main) setup() error {
 		return usagef("--log-level: want debug, info, warn or error, got %q", m.Config.LogLevel)
 	}
 	m.Logger = slog.New(slog.NewTextHandler(m.Stderr, &slog.HandlerOptions{Level: level}))
-	if m.Config.Embedder != "builtin" {
-		return usagef("--embedder: unknown embedder %q (this build has: builtin)", m.Config.Embedder)
+	if e := m.Config.Embedder; e != "builtin" && !strings.HasPrefix(e, "ollama:") {
+		return usagef("--embedder: want builtin or ollama:MODEL, got %q", e)
 	}
-	if m.Config.LLM != "extractive" {
-		return usagef("--llm: unknown drafter %q (this build has: extractive)", m.Config.LLM)
+	if l := m.Config.LLM; l != "extractive" && !strings.HasPrefix(l, "ollama:") {
+		return usagef("--llm: want extractive or ollama:MODEL, got %q", l)
 	}
 	return nil
 }
@@ -185,16 +192,29 @@ func (m *Main) openDB(ctx context.Context) (Store, error) {
 	return db, nil
 }
 
-func (m *Main) embedder() hindsight.Embedder { return retrieval.Builtin{} }
-
 // services opens the store and builds the retriever and drafter over it.
 func (m *Main) services(ctx context.Context) (Store, *retrieval.Retriever, *draft.Drafter, error) {
 	db, err := m.openDB(ctx)
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	r := retrieval.NewRetriever(db, m.embedder())
-	return db, r, draft.New(r, nil), nil
+	emb, err := m.embedder(ctx)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	gen, err := m.generator()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	r := retrieval.NewRetriever(db, emb)
+	var d *draft.Drafter
+	if gen != nil {
+		d = draft.New(r, gen)
+	} else {
+		d = draft.New(r, nil)
+	}
+	d.Fallback = m.Config.LLMFallback
+	return db, r, d, nil
 }
 
 // parseKinds validates --kind values.

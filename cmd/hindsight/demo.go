@@ -42,7 +42,11 @@ the folder, the data and the key.`,
 			if err != nil {
 				return err
 			}
-			run, err := ingest.New(db, m.embedder(), m.Logger).Run(ctx, []string{sampleDir}, ingest.Options{Prune: true})
+			emb, err := m.embedder(ctx)
+			if err != nil {
+				return err
+			}
+			run, err := ingest.New(db, emb, m.Logger).Run(ctx, []string{sampleDir}, ingest.Options{Prune: true})
 			if err != nil {
 				return fmt.Errorf("ingest the sample: %w", err)
 			}

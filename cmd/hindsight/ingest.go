@@ -31,7 +31,11 @@ file:line: field: reason), the rest stored; 1: the run failed.`,
 			if err != nil {
 				return err
 			}
-			run, err := ingest.New(db, m.embedder(), m.Logger).Run(cmd.Context(), args, opts)
+			emb, err := m.embedder(cmd.Context())
+			if err != nil {
+				return err
+			}
+			run, err := ingest.New(db, emb, m.Logger).Run(cmd.Context(), args, opts)
 			if run != nil {
 				m.printRun(run, asJSON)
 			}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"math"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -200,5 +201,42 @@ func TestGenIsDeterministic(t *testing.T) {
 	db := "sqlite:" + filepath.Join(a, "h.db")
 	if code, out, errs := run(t, "", "ingest", "--db", db, filepath.Join(a, "threats.jsonl"), filepath.Join(a, "knowledge.jsonl")); code != 0 {
 		t.Errorf("ingest of generated corpus: exit %d\n%s\n%s", code, out, errs)
+	}
+}
+
+func TestEvalScore(t *testing.T) {
+	dir := t.TempDir()
+	hyp := write(t, dir, "hyp.txt", "Reset the password of svc_sql now\nIsolate the host\n")
+	ref1 := write(t, dir, "ref1.txt", "Reset the password of svc_sql\nIsolate the host\n")
+	ref2 := write(t, dir, "ref2.txt", "Reset the password of svc_sql now\nIsolate the affected host\n")
+	short := write(t, dir, "short.txt", "only one line\n")
+	for _, metric := range []string{"ter", "chrf", "chrf++", "bleu", "rouge-l"} {
+		code, out, errs := run(t, "", "eval", "score", "--metric", metric, "--hyp", hyp, "--ref", hyp, "--json")
+		var res struct {
+			Metric string
+			Score  float64
+		}
+		if err := json.Unmarshal([]byte(out), &res); err != nil || code != 0 || res.Metric != metric {
+			t.Fatalf("%s: exit %d %q %s", metric, code, out, errs)
+		}
+		want := 100.0
+		if metric == "ter" {
+			want = 0
+		}
+		if math.Abs(res.Score-want) > 1e-9 {
+			t.Errorf("%s of a text against itself = %v, want %v", metric, res.Score, want)
+		}
+	}
+	// Two reference files: the first line matches the second reference exactly.
+	_, one, _ := run(t, "", "eval", "score", "--metric", "ter", "--hyp", hyp, "--ref", ref1)
+	_, two, _ := run(t, "", "eval", "score", "--metric", "ter", "--hyp", hyp, "--ref", ref1, "--ref", ref2)
+	if one == two || !strings.HasPrefix(two, "ter = ") {
+		t.Errorf("a second reference changed nothing: %q vs %q", one, two)
+	}
+	if code, _, errs := run(t, "", "eval", "score", "--metric", "bleu", "--hyp", hyp, "--ref", short); code != exitUsage || !strings.Contains(errs, "lines") {
+		t.Errorf("misaligned files: exit %d, %s", code, errs)
+	}
+	if code, _, errs := run(t, "", "eval", "score", "--metric", "meteor", "--hyp", hyp, "--ref", ref1); code != exitUsage || !strings.Contains(errs, "meteor") {
+		t.Errorf("unknown metric: exit %d, %s", code, errs)
 	}
 }

@@ -33,8 +33,16 @@ func (m *Main) serve(ctx context.Context, ready func(addr string)) error {
 	if err != nil {
 		return usagef("--addr: %v", err)
 	}
-	srv := api.New(db, r, drafter, m.Logger)
-	m.Logger.Info("serving", "addr", ln.Addr().String(), "db", m.Config.DB)
+	gen, err := m.generator()
+	if err != nil {
+		return err
+	}
+	cfg := api.Config{Store: db, Search: r, Drafter: drafter, Logger: m.Logger}
+	if gen != nil {
+		cfg.Ready = func(ctx context.Context) error { return gen.Ping(ctx) }
+	}
+	srv := api.New(cfg)
+	m.Logger.Info("serving", "addr", ln.Addr().String(), "db", m.Config.DB, "llm", drafter.Model(), "embedder", m.Config.Embedder)
 	if ready != nil {
 		ready(ln.Addr().String())
 	}
