@@ -10,6 +10,8 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/hindsightsec/hindsight"
 )
@@ -39,13 +41,24 @@ type Query struct {
 	Exclude    []hindsight.DocKey // documents never returned (e.g. the threat being drafted for)
 }
 
-// Weights are the weights of each signal in reciprocal rank fusion.
+// Weights tune the retriever. Each signal's list is fused by reciprocal rank fusion with its
+// weight; a zero weight switches the signal off (it is not even queried), which is how eval
+// measures each signal alone.
 type Weights struct {
-	Vector, Text, Technique float64
+	Vector    float64 // dense similarity of the embedded text
+	Text      float64 // BM25 over all terms
+	Indicator float64 // BM25 over the query's indicators only: IPs, hashes, domains, paths, process names, flags
+	Technique float64 // ATT&CK overlap: same technique, same parent, same tactic
+	// Priors scales the fused score by what made a past case useful: disposition, severity,
+	// age, the firing analytics' conversion rates, review status. 0 switches priors off.
+	Priors float64
+	// Diversity demotes a hit that nearly repeats a better one (same incident written twice),
+	// 0 switches it off, 1 always moves such hits behind the rest.
+	Diversity float64
 }
 
-// DefaultWeights weigh the signals equally.
-var DefaultWeights = Weights{Vector: 1, Text: 1, Technique: 1}
+// DefaultWeights are the weights measured best on the generated corpus (see BENCHMARKS.md).
+var DefaultWeights = Weights{Vector: 1, Text: 1, Indicator: 0.5, Technique: 1, Priors: 1, Diversity: 1}
 
 // rrfK damps the contribution of lower ranks in reciprocal rank fusion, as in the original paper.
 const rrfK = 60
@@ -55,11 +68,31 @@ type Retriever struct {
 	index    Index
 	embedder hindsight.Embedder
 	weights  Weights
+	// Now is the time ages are measured from; nil means time.Now.
+	Now func() time.Time
 }
 
 // NewRetriever returns a retriever with the default weights.
 func NewRetriever(index Index, embedder hindsight.Embedder) *Retriever {
 	return &Retriever{index: index, embedder: embedder, weights: DefaultWeights}
+}
+
+// WithWeights returns a copy of the retriever that uses w.
+func (r *Retriever) WithWeights(w Weights) *Retriever {
+	c := *r
+	c.weights = w
+	return &c
+}
+
+// Weights returns the retriever's weights.
+func (r *Retriever) Weights() Weights { return r.weights }
+
+// signal is one ranked list of candidates.
+type signal struct {
+	name   string
+	weight float64
+	cands  []hindsight.Candidate
+	err    error
 }
 
 // Search returns up to q.K hits, best first, each with the document and an explanation.
@@ -72,100 +105,139 @@ func (r *Retriever) Search(ctx context.Context, q Query) ([]hindsight.Hit, error
 	if len(terms) == 0 {
 		return nil, hindsight.Invalid("text", "has no searchable terms")
 	}
-	// Ask each signal for more than k: fusion needs overlap between the lists.
-	n := max(50, 5*q.K)
-	vecs, err := r.embedder.Embed(ctx, []string{text})
-	if err != nil {
-		return nil, &hindsight.Error{Code: hindsight.EUNAVAILABLE, Message: "embedder failed", Err: err}
+	w := r.weights
+	// Ask each signal for more than k: fusion needs overlap between the lists, and diversity
+	// needs spares.
+	n := max(30, 3*q.K)
+	var vec []float32
+	if w.Vector > 0 || w.Technique > 0 {
+		vecs, err := r.embedder.Embed(ctx, []string{text})
+		if err != nil {
+			return nil, &hindsight.Error{Code: hindsight.EUNAVAILABLE, Message: "embedder failed", Err: err}
+		}
+		vec = vecs[0]
 	}
-	type result struct {
-		cands []hindsight.Candidate
-		err   error
+	var signals []*signal
+	type job struct {
+		s  *signal
+		fn func() ([]hindsight.Candidate, error)
 	}
-	vch := make(chan result, 1)
-	go func() {
-		c, err := r.index.SearchVectors(ctx, r.embedder.Space(), vecs[0], q.Filter, n)
-		vch <- result{c, err}
-	}()
-	textCands, err := r.index.SearchText(ctx, terms, q.Filter, n)
-	vres := <-vch
-	if err != nil {
-		return nil, fmt.Errorf("text search: %w", err)
-	}
-	if vres.err != nil {
-		return nil, fmt.Errorf("vector search: %w", vres.err)
-	}
-
-	fused := map[hindsight.DocKey]*hindsight.Hit{}
-	var order []hindsight.DocKey
-	add := func(signal string, w float64, cands []hindsight.Candidate) {
-		rank := 0
-		for _, c := range cands {
-			if slices.Contains(q.Exclude, c.Doc) {
-				continue
-			}
-			rank++
-			h := fused[c.Doc]
-			if h == nil {
-				h = &hindsight.Hit{ID: c.Doc.ID, Kind: c.Doc.Kind, Tenant: c.Doc.Tenant,
-					Why: hindsight.Why{Signals: map[string]float64{}, Ranks: map[string]int{}, Section: c.Section}}
-				fused[c.Doc] = h
-				order = append(order, c.Doc)
-			}
-			h.Why.Signals[signal] = c.Score
-			h.Why.Ranks[signal] = rank
-			h.Score += w / float64(rrfK+rank)
+	var jobs []job
+	add := func(name string, weight float64, fn func() ([]hindsight.Candidate, error)) {
+		if weight > 0 {
+			s := &signal{name: name, weight: weight}
+			signals = append(signals, s)
+			jobs = append(jobs, job{s, fn})
 		}
 	}
-	add("vector", r.weights.Vector, vres.cands)
-	add("text", r.weights.Text, textCands)
+	add("vector", w.Vector, func() ([]hindsight.Candidate, error) {
+		return r.index.SearchVectors(ctx, r.embedder.Space(), vec, q.Filter, n)
+	})
+	add("text", w.Text, func() ([]hindsight.Candidate, error) { return r.index.SearchText(ctx, terms, q.Filter, n) })
+	if ind := IndicatorTerms(q.Text); len(ind) > 0 {
+		add("indicator", w.Indicator, func() ([]hindsight.Candidate, error) { return r.index.SearchText(ctx, ind, q.Filter, n) })
+	}
+	if len(q.Techniques) > 0 {
+		// Candidates that share a technique (or its parent) even when their words differ;
+		// ranked below by ATT&CK similarity once their documents are loaded.
+		f := q.Filter
+		f.Techniques = techniqueFamily(q.Techniques, q.Filter.Techniques)
+		if len(f.Techniques) > 0 {
+			add("technique", w.Technique, func() ([]hindsight.Candidate, error) {
+				if vec == nil {
+					return r.index.SearchText(ctx, terms, f, n)
+				}
+				return r.index.SearchVectors(ctx, r.embedder.Space(), vec, f, n)
+			})
+		}
+	}
+	if len(jobs) == 0 {
+		return nil, hindsight.Invalid("weights", "every signal is switched off")
+	}
+	var wg sync.WaitGroup
+	for _, j := range jobs[1:] {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			j.s.cands, j.s.err = j.fn()
+		}()
+	}
+	jobs[0].s.cands, jobs[0].s.err = jobs[0].fn()
+	wg.Wait()
+	for _, s := range signals {
+		if s.err != nil {
+			return nil, fmt.Errorf("%s search: %w", s.name, s.err)
+		}
+	}
 
+	// The union of candidates, in first-seen order, with their documents.
+	var order []hindsight.DocKey
+	seen := map[hindsight.DocKey]bool{}
+	for _, s := range signals {
+		for _, c := range s.cands {
+			if !seen[c.Doc] && !slices.Contains(q.Exclude, c.Doc) {
+				seen[c.Doc] = true
+				order = append(order, c.Doc)
+			}
+		}
+	}
 	docs, err := r.index.FindDocuments(ctx, order)
 	if err != nil {
 		return nil, fmt.Errorf("load documents: %w", err)
 	}
+	var tactics map[string][]string
 	if len(q.Techniques) > 0 {
-		// The ATT&CK signal ranks the candidates by how much of the query's techniques they share.
-		type ts struct {
-			key   hindsight.DocKey
-			score float64
-		}
-		var byTech []ts
-		for _, k := range order {
-			if d := docs[k]; d != nil {
-				if s := TechniqueSimilarity(q.Techniques, d.Techniques); s > 0 {
-					byTech = append(byTech, ts{k, s})
-				}
-			}
-		}
-		sort.SliceStable(byTech, func(i, j int) bool { return byTech[i].score > byTech[j].score })
-		for i, t := range byTech {
-			h := fused[t.key]
-			h.Why.Signals["technique"] = t.score
-			h.Why.Ranks["technique"] = i + 1
-			h.Score += r.weights.Technique / float64(rrfK+i+1)
-		}
+		tactics = r.tactics(ctx, q.Techniques, docs)
 	}
 
-	hits := make([]hindsight.Hit, 0, len(order))
+	hits := map[hindsight.DocKey]*hindsight.Hit{}
 	for _, k := range order {
-		d := docs[k]
-		if d == nil {
-			continue // deleted between the searches and the load
+		if d := docs[k]; d != nil {
+			hits[k] = &hindsight.Hit{ID: k.ID, Kind: k.Kind, Tenant: k.Tenant, Title: d.Title, Document: d,
+				Why: hindsight.Why{Signals: map[string]float64{}, Ranks: map[string]int{}}}
 		}
-		h := fused[k]
-		h.Title, h.Document = d.Title, d
-		h.Why.Techniques = sharedTechniques(q.Techniques, d.Techniques)
-		hits = append(hits, *h)
 	}
-	sort.SliceStable(hits, func(i, j int) bool { return hits[i].Score > hits[j].Score })
-	if len(hits) > q.K {
-		hits = hits[:q.K]
+	for _, s := range signals {
+		cands := s.cands
+		if s.name == "technique" {
+			cands = rankByTechnique(cands, q.Techniques, docs, tactics)
+		}
+		rank := 0
+		for _, c := range cands {
+			h := hits[c.Doc]
+			if h == nil {
+				continue // excluded, or deleted between the searches and the load
+			}
+			rank++
+			h.Why.Signals[s.name] = c.Score
+			h.Why.Ranks[s.name] = rank
+			h.Score += s.weight / float64(rrfK+rank)
+			if h.Why.Section == "" {
+				h.Why.Section = c.Section
+			}
+		}
 	}
-	for i := range hits {
-		hits[i].Why.Terms = matchingTerms(terms, surface, hits[i].Document)
+	out := make([]hindsight.Hit, 0, len(hits))
+	for _, k := range order {
+		if h := hits[k]; h != nil {
+			h.Why.Techniques = sharedTechniques(q.Techniques, h.Document.Techniques)
+			out = append(out, *h)
+		}
 	}
-	return hits, nil
+	if w.Priors > 0 {
+		r.applyPriors(ctx, out, w.Priors)
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Score > out[j].Score })
+	if w.Diversity > 0 {
+		out = diversify(out, q.K, w.Diversity)
+	}
+	if len(out) > q.K {
+		out = out[:q.K]
+	}
+	for i := range out {
+		out[i].Why.Terms = matchingTerms(terms, surface, out[i].Document)
+	}
+	return out, nil
 }
 
 func validate(q *Query) error {
@@ -196,10 +268,12 @@ func validate(q *Query) error {
 	return nil
 }
 
-// TechniqueSimilarity scores how much of the query's techniques a document shares: an exact match
-// counts 1, a shared parent technique (T1059.001 and T1059.003, or T1059 and T1059.001) counts 0.5;
-// the sum is divided by the number of query techniques.
-func TechniqueSimilarity(query, doc []string) float64 {
+// TechniqueSimilarity scores how much of the query's techniques a document shares: the same
+// technique counts 1, the same parent technique (T1059.001 and T1059.003, or T1059 and T1059.001)
+// 0.5, and a shared tactic 0.25 when tactics are known (tactics maps a technique or its parent to
+// its tactics; nil when no ATT&CK bundle was ingested). The sum is divided by the number of query
+// techniques, so a document matching all of them exactly scores 1.
+func TechniqueSimilarity(query, doc []string, tactics map[string][]string) float64 {
 	if len(query) == 0 || len(doc) == 0 {
 		return 0
 	}
@@ -212,11 +286,30 @@ func TechniqueSimilarity(query, doc []string) float64 {
 				best = 1
 			case hindsight.ParentTechnique(q) == hindsight.ParentTechnique(d):
 				best = max(best, 0.5)
+			case best < 0.25 && shareTactic(q, d, tactics):
+				best = 0.25
 			}
 		}
 		s += best
 	}
 	return s / float64(len(query))
+}
+
+func shareTactic(a, b string, tactics map[string][]string) bool {
+	ta, tb := tacticsOf(a, tactics), tacticsOf(b, tactics)
+	for _, x := range ta {
+		if slices.Contains(tb, x) {
+			return true
+		}
+	}
+	return false
+}
+
+func tacticsOf(t string, tactics map[string][]string) []string {
+	if ts, ok := tactics[t]; ok {
+		return ts
+	}
+	return tactics[hindsight.ParentTechnique(t)]
 }
 
 func sharedTechniques(query, doc []string) []string {

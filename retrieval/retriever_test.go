@@ -114,8 +114,21 @@ func TestTechniqueSimilarity(t *testing.T) {
 		{[]string{"T1003.001"}, []string{"T1566"}, 0},
 		{nil, []string{"T1566"}, 0},
 	} {
-		if got := retrieval.TechniqueSimilarity(tc.q, tc.d); got != tc.want {
+		if got := retrieval.TechniqueSimilarity(tc.q, tc.d, nil); got != tc.want {
 			t.Errorf("TechniqueSimilarity(%v, %v) = %v, want %v", tc.q, tc.d, got, tc.want)
 		}
+	}
+}
+
+func TestTechniqueSimilarityWithTactics(t *testing.T) {
+	tactics := map[string][]string{"T1003": {"credential-access"}, "T1558": {"credential-access"}, "T1566": {"initial-access"}}
+	if got := retrieval.TechniqueSimilarity([]string{"T1003.001"}, []string{"T1558.003"}, tactics); got != 0.25 {
+		t.Errorf("shared tactic = %v, want 0.25", got)
+	}
+	if got := retrieval.TechniqueSimilarity([]string{"T1003.001"}, []string{"T1566"}, tactics); got != 0 {
+		t.Errorf("different tactics = %v, want 0", got)
+	}
+	if got := retrieval.TechniqueSimilarity([]string{"T1003.001"}, []string{"T1558.003", "T1003.002"}, tactics); got != 0.5 {
+		t.Errorf("parent beats tactic: %v, want 0.5", got)
 	}
 }

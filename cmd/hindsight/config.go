@@ -139,8 +139,10 @@ sources.`,
 	pf.BoolVar(&m.Config.LLMFallback, "llm-fallback", env("HINDSIGHT_LLM_FALLBACK", "") == "true", "when the model is unavailable, draft with the extractive drafter and mark the draft (env HINDSIGHT_LLM_FALLBACK=true)")
 	pf.DurationVar(&m.Config.LLMTimeout, "llm-timeout", 2*time.Minute, "longest wait for one model request")
 	pf.StringVar(&m.Config.LogLevel, "log-level", env("HINDSIGHT_LOG_LEVEL", "info"), "log level: debug, info, warn or error (env HINDSIGHT_LOG_LEVEL)")
+	ev := m.evalCommand()
+	ev.AddCommand(m.evalRetrievalCommand())
 	root.AddCommand(m.ingestCommand(), m.searchCommand(), m.draftCommand(), m.keysCommand(), m.serveCommand(),
-		m.demoCommand(), m.genCommand(), m.evalCommand())
+		m.demoCommand(), m.genCommand(), ev)
 	return root
 }
 

@@ -1,16 +1,17 @@
--- The embedded store: catalog, chunks with vectors, full text, runs, drafts, reviews and API keys.
+-- The embedded store: catalog, chunks with their terms and vectors, runs, drafts, reviews and API keys.
+-- Full-text (BM25) and vector search run over an in-memory index built from chunks (store/sqlite/index.go).
 -- Times are unix nanoseconds.
 
--- generation counts committed changes to documents and chunks, so that every process can tell when
--- its in-memory vector index is stale.
-CREATE TABLE meta (
-	key   TEXT PRIMARY KEY,
-	value INTEGER NOT NULL
-) WITHOUT ROWID;
-INSERT INTO meta (key, value) VALUES ('generation', 0);
+-- changes records, in commit order, every document written or deleted, so that each process can
+-- bring its in-memory search index up to date by reading only what changed since it last looked.
+-- Old entries are pruned; a process that fell further behind reloads its index whole.
+CREATE TABLE changes (
+	seq INTEGER PRIMARY KEY AUTOINCREMENT,
+	doc INTEGER NOT NULL   -- documents.id, which is never reused
+);
 
 CREATE TABLE documents (
-	id           INTEGER PRIMARY KEY,
+	id           INTEGER PRIMARY KEY AUTOINCREMENT,
 	tenant       TEXT    NOT NULL DEFAULT '',
 	kind         TEXT    NOT NULL,
 	doc_id       TEXT    NOT NULL,
@@ -42,20 +43,10 @@ CREATE TABLE chunks (
 	seq     INTEGER NOT NULL,
 	section TEXT    NOT NULL,
 	text    TEXT    NOT NULL,
+	terms   TEXT    NOT NULL,  -- the search terms, space-separated, as the tokenizer made them
 	vector  BLOB    NOT NULL,  -- little-endian float32
 	UNIQUE (doc, seq)
 );
-
--- Full text over the chunks' search terms (the tokenizer's output, space-separated); rowid = chunks.id.
-CREATE VIRTUAL TABLE chunk_fts USING fts5 (
-	terms,
-	content = '',
-	contentless_delete = 1,
-	tokenize = "unicode61 remove_diacritics 0 tokenchars '.-_\/:@$%~'"
-);
-CREATE TRIGGER chunks_fts_delete AFTER DELETE ON chunks BEGIN
-	DELETE FROM chunk_fts WHERE rowid = old.id;
-END;
 
 CREATE TABLE ingest_runs (
 	id          TEXT    PRIMARY KEY,

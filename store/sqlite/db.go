@@ -1,8 +1,8 @@
 // Package sqlite is Hindsight's embedded store: one SQLite file (pure-Go driver, no cgo) holding the
-// catalog (documents, ingest runs, drafts, reviews, API keys), the chunks with their vectors, and an
-// FTS5 full-text index. It runs in WAL mode with one writer connection and a pool of readers, so
-// searches go on while an ingest writes. Vector search scans an in-memory copy of the vectors that
-// every process reloads when the store's generation counter shows another writer changed them.
+// catalog (documents, ingest runs, drafts, reviews, API keys) and the chunks with their search terms
+// and vectors. It runs in WAL mode with one writer connection and a pool of readers, so searches go
+// on while an ingest writes. Searches (BM25 and vectors) run over an in-memory index that each
+// process keeps up to date from the store's change log, so writes by any process are seen at once.
 package sqlite
 
 import (
@@ -26,7 +26,7 @@ type DB struct {
 	w      *sql.DB // exactly one connection: SQLite has one writer at a time
 	r      *sql.DB // readers
 	logger *slog.Logger
-	vec    vectorIndex
+	index  index
 
 	// Now returns the current time; tests replace it. Nil means time.Now.
 	Now func() time.Time
@@ -138,9 +138,15 @@ func (db *DB) withTx(ctx context.Context, fn func(*sql.Tx) error) error {
 	return nil
 }
 
-// bumpGeneration records, inside a write transaction, that documents or chunks changed.
-func bumpGeneration(ctx context.Context, tx *sql.Tx) error {
-	_, err := tx.ExecContext(ctx, "UPDATE meta SET value = value + 1 WHERE key = 'generation'")
+// recordChanges appends the documents written or deleted to the change log, inside the write
+// transaction, and prunes entries far behind, which readers that far behind no longer need.
+func recordChanges(ctx context.Context, tx *sql.Tx, docs []int64) error {
+	for _, id := range docs {
+		if _, err := tx.ExecContext(ctx, "INSERT INTO changes (doc) VALUES (?)", id); err != nil {
+			return fmt.Errorf("record change: %w", err)
+		}
+	}
+	_, err := tx.ExecContext(ctx, "DELETE FROM changes WHERE seq < (SELECT max(seq) FROM changes) - ?", 2*maxChangesBehind)
 	return err
 }
 

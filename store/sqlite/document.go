@@ -61,22 +61,18 @@ func (db *DB) WriteDocuments(ctx context.Context, ws []hindsight.DocumentWrite) 
 			return err
 		}
 		defer upsert.Close()
-		insChunk, err := tx.PrepareContext(ctx, "INSERT INTO chunks (doc, seq, section, text, vector) VALUES (?, ?, ?, ?, ?) RETURNING id")
+		insChunk, err := tx.PrepareContext(ctx, "INSERT INTO chunks (doc, seq, section, text, terms, vector) VALUES (?, ?, ?, ?, ?, ?)")
 		if err != nil {
 			return err
 		}
 		defer insChunk.Close()
-		insFTS, err := tx.PrepareContext(ctx, "INSERT INTO chunk_fts (rowid, terms) VALUES (?, ?)")
-		if err != nil {
-			return err
-		}
-		defer insFTS.Close()
 		insTech, err := tx.PrepareContext(ctx, "INSERT OR IGNORE INTO doc_techniques (technique, doc) VALUES (?, ?)")
 		if err != nil {
 			return err
 		}
 		defer insTech.Close()
 
+		ids := make([]int64, 0, len(ws))
 		for _, w := range ws {
 			d := w.Document
 			rec, err := json.Marshal(d)
@@ -88,6 +84,7 @@ func (db *DB) WriteDocuments(ctx context.Context, ws []hindsight.DocumentWrite) 
 				nanos(d.OccurredAt), w.RecordHash, w.ContentHash, w.Space, string(rec), now).Scan(&id); err != nil {
 				return fmt.Errorf("store %s: %w", d.Key(), err)
 			}
+			ids = append(ids, id)
 			if _, err := tx.ExecContext(ctx, "DELETE FROM doc_techniques WHERE doc = ?", id); err != nil {
 				return err
 			}
@@ -103,16 +100,12 @@ func (db *DB) WriteDocuments(ctx context.Context, ws []hindsight.DocumentWrite) 
 				return fmt.Errorf("replace chunks of %s: %w", d.Key(), err)
 			}
 			for _, c := range w.Chunks {
-				var cid int64
-				if err := insChunk.QueryRowContext(ctx, id, c.Seq, c.Section, c.Text, encodeVector(c.Vector)).Scan(&cid); err != nil {
+				if _, err := insChunk.ExecContext(ctx, id, c.Seq, c.Section, c.Text, strings.Join(c.Terms, " "), encodeVector(c.Vector)); err != nil {
 					return fmt.Errorf("store chunk %d of %s: %w", c.Seq, d.Key(), err)
-				}
-				if _, err := insFTS.ExecContext(ctx, cid, strings.Join(c.Terms, " ")); err != nil {
-					return fmt.Errorf("index chunk %d of %s: %w", c.Seq, d.Key(), err)
 				}
 			}
 		}
-		return bumpGeneration(ctx, tx)
+		return recordChanges(ctx, tx, ids)
 	})
 }
 
@@ -121,15 +114,19 @@ func (db *DB) WriteDocuments(ctx context.Context, ws []hindsight.DocumentWrite) 
 func (db *DB) DeleteDocuments(ctx context.Context, keys []hindsight.DocKey) (int, error) {
 	var n int
 	err := db.withTx(ctx, func(tx *sql.Tx) error {
+		var ids []int64
 		for _, k := range keys {
-			res, err := tx.ExecContext(ctx, "DELETE FROM documents WHERE tenant = ? AND kind = ? AND doc_id = ?", k.Tenant, string(k.Kind), k.ID)
-			if err != nil {
+			var id int64
+			err := tx.QueryRowContext(ctx, "DELETE FROM documents WHERE tenant = ? AND kind = ? AND doc_id = ? RETURNING id", k.Tenant, string(k.Kind), k.ID).Scan(&id)
+			if err == sql.ErrNoRows {
+				continue
+			} else if err != nil {
 				return fmt.Errorf("delete %s: %w", k, err)
 			}
-			c, _ := res.RowsAffected()
-			n += int(c)
+			ids = append(ids, id)
 		}
-		return bumpGeneration(ctx, tx)
+		n = len(ids)
+		return recordChanges(ctx, tx, ids)
 	})
 	return n, err
 }
@@ -137,20 +134,39 @@ func (db *DB) DeleteDocuments(ctx context.Context, keys []hindsight.DocKey) (int
 // FindDocuments returns the stored documents for the keys it holds.
 func (db *DB) FindDocuments(ctx context.Context, keys []hindsight.DocKey) (map[hindsight.DocKey]*hindsight.Document, error) {
 	out := make(map[hindsight.DocKey]*hindsight.Document, len(keys))
-	for _, k := range keys {
-		var rec string
-		err := db.r.QueryRowContext(ctx, "SELECT record FROM documents WHERE tenant = ? AND kind = ? AND doc_id = ?",
-			k.Tenant, string(k.Kind), k.ID).Scan(&rec)
-		if err == sql.ErrNoRows {
-			continue
-		} else if err != nil {
-			return nil, fmt.Errorf("find %s: %w", k, err)
+	// One query per batch of keys: row values (tenant, kind, doc_id) IN (VALUES ...).
+	const batch = 300
+	for i := 0; i < len(keys); i += batch {
+		part := keys[i:min(i+batch, len(keys))]
+		args := make([]any, 0, 3*len(part))
+		for _, k := range part {
+			args = append(args, k.Tenant, string(k.Kind), k.ID)
 		}
-		var d hindsight.Document
-		if err := json.Unmarshal([]byte(rec), &d); err != nil {
-			return nil, fmt.Errorf("decode %s: %w", k, err)
+		rows, err := db.r.QueryContext(ctx, "SELECT tenant, kind, doc_id, record FROM documents WHERE (tenant, kind, doc_id) IN (VALUES "+
+			strings.TrimSuffix(strings.Repeat("(?,?,?),", len(part)), ",")+")", args...)
+		if err != nil {
+			return nil, fmt.Errorf("find documents: %w", err)
 		}
-		out[k] = &d
+		for rows.Next() {
+			var k hindsight.DocKey
+			var kind, rec string
+			if err := rows.Scan(&k.Tenant, &kind, &k.ID, &rec); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			k.Kind = hindsight.Kind(kind)
+			var d hindsight.Document
+			if err := json.Unmarshal([]byte(rec), &d); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("decode %s: %w", k, err)
+			}
+			out[k] = &d
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return nil, err
+		}
 	}
 	return out, nil
 }
