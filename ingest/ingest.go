@@ -1,7 +1,8 @@
-// Package ingest reads sources (canonical JSONL records), validates them with errors that name the
-// file, line and field, splits documents into chunks, embeds what changed and stores it. Runs are
-// incremental and idempotent: content hashes decide what is new, changed or unchanged, and an
-// unchanged document costs no embedding.
+// Package ingest reads sources (canonical JSONL records, the ATT&CK STIX bundle, Sigma and Elastic
+// rules, eval pairs), validates them with errors that name the file, line and field, splits
+// documents into chunks, embeds what changed and stores it. Runs are incremental and idempotent:
+// content hashes decide what is new, changed or unchanged, and an unchanged document costs no
+// embedding. Eval pairs are not documents: they are stored as drafts with their reviews.
 package ingest
 
 import (
@@ -11,10 +12,10 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -30,15 +31,17 @@ type Store interface {
 	DocumentsBySource(ctx context.Context, source string) ([]hindsight.DocKey, error)
 	DeleteDocuments(ctx context.Context, keys []hindsight.DocKey) (int, error)
 	SaveRun(ctx context.Context, run *hindsight.Run) error
+	// ImportPairs stores eval pairs as drafts, each with one imported review, idempotently: a pair
+	// stored before and unchanged changes nothing; a changed one replaces its draft and imported
+	// review, never a review made through the API. It returns ECONFLICT and stores nothing when a
+	// pair's ID is that of a different draft made through the API or of another tenant's draft.
+	ImportPairs(ctx context.Context, pairs []hindsight.Pair) (inserted, updated, unchanged int, err error)
 }
 
-// Formats the reader accepts for Options.Format.
-var Formats = []string{"auto", "jsonl"}
-
-// Options configure a run. The zero value reads JSONL (auto-detected), keeps documents that are no
-// longer in their source, and writes in batches of 256.
+// Options configure a run. The zero value picks each file's reader from the file, keeps documents
+// that are no longer in their source, and writes in batches of 256.
 type Options struct {
-	Format    string // "auto" (the default) or "jsonl"
+	Format    string // one of Formats; "" means "auto"
 	Tenant    string // fills the tenant of threats that have none; rejects records of other tenants
 	Prune     bool   // delete documents that a read source no longer has
 	BatchSize int    // documents written per transaction; 0 means 256
@@ -61,16 +64,17 @@ func New(store Store, embedder hindsight.Embedder, logger *slog.Logger) *Ingeste
 	return &Ingester{store: store, embedder: embedder, logger: logger}
 }
 
-// Run ingests every path (files, or directories walked for *.jsonl and *.ndjson files) and returns
-// the run's record, which is also saved in the store. Rejected records are listed in the run and
-// do not fail it; the error is non-nil only when the run as a whole failed (unreadable input, the
-// store or the embedder failing), in which case the run is saved as failed and documents written
-// before the failure stay written, each whole.
+// Run ingests every path (files, or directories walked for the files of the format, every
+// recognised file with "auto") and returns the run's record, which is also saved in the store.
+// Rejected records are listed in the run and do not fail it; the error is non-nil only when the run
+// as a whole failed (unreadable input, a STIX bundle that is not well-formed, the store or the
+// embedder failing), in which case the run is saved as failed and documents written before the
+// failure stay written, each whole.
 func (in *Ingester) Run(ctx context.Context, paths []string, opts Options) (*hindsight.Run, error) {
 	if opts.Format == "" {
 		opts.Format = "auto"
 	}
-	if opts.Format != "auto" && opts.Format != "jsonl" {
+	if !slices.Contains(Formats, opts.Format) {
 		return nil, hindsight.Invalid("format", "unknown format %q (want one of %s)", opts.Format, strings.Join(Formats, ", "))
 	}
 	if opts.BatchSize <= 0 {
@@ -79,7 +83,7 @@ func (in *Ingester) Run(ctx context.Context, paths []string, opts Options) (*hin
 	if opts.ProgressEvery <= 0 {
 		opts.ProgressEvery = 5 * time.Second
 	}
-	files, err := expand(paths)
+	files, err := expand(paths, opts.Format, in.logger)
 	if err != nil {
 		return nil, err
 	}
@@ -117,21 +121,39 @@ type runner struct {
 	run     *hindsight.Run
 	opts    Options
 	batch   []Record
+	pairs   []Record                    // eval pairs waiting to be imported
 	seen    map[hindsight.DocKey]string // key → file:line where first read in this run
 	lastLog time.Time
 }
 
-func (r *runner) all(ctx context.Context, files []string) error {
+func (r *runner) all(ctx context.Context, files []input) error {
 	r.seen = map[hindsight.DocKey]string{}
-	for _, file := range files {
-		if err := r.file(ctx, file); err != nil {
+	for _, in := range files {
+		if err := r.file(ctx, in); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (r *runner) file(ctx context.Context, file string) error {
+// read reads one file with the reader of its format.
+func (r *runner) read(f *os.File, in input, fn func(Record) error) ([]hindsight.Rejection, error) {
+	switch in.format {
+	case "stix":
+		return ReadSTIX(f, in.path, fn)
+	case "sigma":
+		return ReadSigma(f, in.path, fn)
+	case "elastic":
+		return ReadElastic(f, in.path, fn)
+	case "pairs":
+		return ReadPairs(f, in.path, r.opts.Tenant, fn)
+	}
+	return ReadJSONL(f, in.path, r.opts.Tenant, fn)
+}
+
+func (r *runner) file(ctx context.Context, in input) error {
+	file := in.path
+	r.logger.Debug("ingest reads a file", "path", file, "format", in.format)
 	f, err := os.Open(file)
 	if err != nil {
 		return fmt.Errorf("open %s: %w", file, err)
@@ -143,8 +165,11 @@ func (r *runner) file(ctx context.Context, file string) error {
 	}
 	keys := map[hindsight.DocKey]bool{}
 	from := len(r.run.Rejected)
-	rejected, err := ReadJSONL(f, file, r.opts.Tenant, func(rec Record) error {
+	rejected, err := r.read(f, in, func(rec Record) error {
 		r.run.Read++
+		if rec.Pair != nil {
+			return r.addPair(ctx, rec)
+		}
 		k := rec.Doc.Key()
 		if first, dup := r.seen[k]; dup {
 			r.run.Rejected = append(r.run.Rejected, hindsight.Rejection{File: rec.File, Line: rec.Line, Field: "id",
@@ -161,19 +186,76 @@ func (r *runner) file(ctx context.Context, file string) error {
 	})
 	r.run.Read += len(rejected)
 	r.run.Rejected = append(r.run.Rejected, rejected...)
-	// Duplicates were reported while reading, the rest after: list this file's in line order.
+	if err == nil {
+		err = r.flush(ctx, source)
+	}
+	if err == nil {
+		err = r.flushPairs(ctx)
+	}
+	// Duplicates and conflicts were reported while reading, the rest after: list this file's in
+	// line order.
 	sort.SliceStable(r.run.Rejected[from:], func(i, j int) bool {
 		return r.run.Rejected[from+i].Line < r.run.Rejected[from+j].Line
 	})
 	if err != nil {
 		return err
 	}
-	if err := r.flush(ctx, source); err != nil {
-		return err
-	}
 	if r.opts.Prune {
 		return r.prune(ctx, source, keys)
 	}
+	return nil
+}
+
+// addPair queues an eval pair for import. A draft ID is unique in the whole store, so a second pair
+// with the same ID in one run is a duplicate whatever its tenant.
+func (r *runner) addPair(ctx context.Context, rec Record) error {
+	k := hindsight.DocKey{Kind: "pair", ID: rec.Pair.ID}
+	if first, dup := r.seen[k]; dup {
+		r.run.Rejected = append(r.run.Rejected, hindsight.Rejection{File: rec.File, Line: rec.Line, Field: "id",
+			Error: fmt.Sprintf("duplicate of the pair %q first read at %s", k.ID, first)})
+		return nil
+	}
+	r.seen[k] = fmt.Sprintf("%s:%d", rec.File, rec.Line)
+	r.pairs = append(r.pairs, rec)
+	if len(r.pairs) >= r.opts.BatchSize {
+		return r.flushPairs(ctx)
+	}
+	return nil
+}
+
+// flushPairs imports the queued pairs. A batch that conflicts with drafts made through the API is
+// imported again one pair at a time, so that only the conflicting pairs are rejected.
+func (r *runner) flushPairs(ctx context.Context) error {
+	if len(r.pairs) == 0 {
+		return nil
+	}
+	defer func() { r.pairs = r.pairs[:0] }()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	pairs := make([]hindsight.Pair, len(r.pairs))
+	for i, rec := range r.pairs {
+		pairs[i] = *rec.Pair
+	}
+	ins, upd, same, err := r.store.ImportPairs(ctx, pairs)
+	if hindsight.ErrorCode(err) == hindsight.ECONFLICT {
+		ins, upd, same = 0, 0, 0
+		for _, rec := range r.pairs {
+			i, u, s, err := r.store.ImportPairs(ctx, []hindsight.Pair{*rec.Pair})
+			if hindsight.ErrorCode(err) == hindsight.ECONFLICT {
+				r.run.Rejected = append(r.run.Rejected, hindsight.Rejection{File: rec.File, Line: rec.Line, Field: "id", Error: hindsight.ErrorMessage(err)})
+				continue
+			} else if err != nil {
+				return fmt.Errorf("import pairs: %w", err)
+			}
+			ins, upd, same = ins+i, upd+u, same+s
+		}
+	} else if err != nil {
+		return fmt.Errorf("import pairs: %w", err)
+	}
+	r.run.Inserted += ins
+	r.run.Updated += upd
+	r.run.Unchanged += same
 	return nil
 }
 
@@ -283,41 +365,6 @@ func hashes(d *hindsight.Document) (string, []Section, string) {
 		fmt.Fprintf(h, "%s\x00%s\x00", s.Name, s.Text)
 	}
 	return hex.EncodeToString(rh[:16]), sections, hex.EncodeToString(h.Sum(nil)[:16])
-}
-
-// expand turns paths into the files to read, in a stable order. A directory is walked for *.jsonl
-// and *.ndjson files; a file named directly is read whatever its name.
-func expand(paths []string) ([]string, error) {
-	if len(paths) == 0 {
-		return nil, hindsight.Invalid("path", "no input path given")
-	}
-	var files []string
-	for _, p := range paths {
-		info, err := os.Stat(p)
-		if err != nil {
-			return nil, hindsight.Invalid("path", "%v", err)
-		}
-		if !info.IsDir() {
-			files = append(files, p)
-			continue
-		}
-		var found []string
-		err = filepath.WalkDir(p, func(path string, e fs.DirEntry, err error) error {
-			if err != nil {
-				return err
-			}
-			if !e.IsDir() && (strings.HasSuffix(path, ".jsonl") || strings.HasSuffix(path, ".ndjson")) {
-				found = append(found, path)
-			}
-			return nil
-		})
-		if err != nil {
-			return nil, fmt.Errorf("walk %s: %w", p, err)
-		}
-		sort.Strings(found)
-		files = append(files, found...)
-	}
-	return files, nil
 }
 
 func newRunID() string {

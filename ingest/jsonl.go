@@ -17,11 +17,13 @@ import (
 // maxLine is the longest JSONL line accepted; a longer one is rejected, not truncated.
 const maxLine = 8 << 20
 
-// Record is one document read from an input, with where it came from.
+// Record is one document or eval pair read from an input, with where it came from. Exactly one of
+// Doc and Pair is set: readers of knowledge and threats set Doc, the eval-pairs reader sets Pair.
 type Record struct {
 	Doc  *hindsight.Document
+	Pair *hindsight.Pair
 	File string
-	Line int
+	Line int // the line the record starts on, from 1
 }
 
 // ReadJSONL reads canonical JSONL records (one JSON object a line; blank lines are skipped) and
