@@ -6,6 +6,10 @@ import "time"
 // knowledge, never another tenant's. Every backend applies the filter inside its query.
 type Filter struct {
 	Tenant string
+	// OtherTenants turns the scope around: the documents of every tenant but Tenant, and no
+	// global knowledge. Only anonymised cross-tenant precedent uses it; its results must never
+	// reach a caller unredacted.
+	OtherTenants bool
 	// Kinds keeps documents of these kinds; empty keeps all.
 	Kinds []Kind
 	// Techniques keeps documents with at least one of these techniques; a technique also matches

@@ -15,6 +15,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hindsightsec/hindsight"
@@ -49,10 +50,16 @@ type Drafter struct {
 	// Fallback makes the drafter answer with an extractive draft, marked as a fall-back, when the
 	// model is unavailable; without it the model's error is returned.
 	Fallback bool
+	// CrossTenant lets other tenants' cases ground a draft as anonymised precedent: redacted of
+	// every identifying detail and cited by opaque IDs. Off, no other tenant's case is ever used.
+	CrossTenant bool
 	// MaxRecommendations caps a draft's recommendations; 0 means 8.
 	MaxRecommendations int
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
+
+	keyOnce      sync.Once
+	precedentKey []byte
 }
 
 // New returns a drafter that retrieves with search and writes with gen; a nil gen means the
@@ -98,12 +105,18 @@ func (d *Drafter) Draft(ctx context.Context, req Request) (*hindsight.Draft, err
 	if t.ID != "" {
 		exclude = append(exclude, t.Key())
 	}
-	hits, err := d.search.Search(ctx, retrieval.Query{
-		Text: query, Techniques: t.Techniques, K: req.K, Exclude: exclude,
-		Filter: hindsight.Filter{Tenant: req.Tenant},
-	})
+	q := retrieval.Query{Text: query, Techniques: t.Techniques, K: req.K, Exclude: exclude, Filter: hindsight.Filter{Tenant: req.Tenant}}
+	hits, err := d.search.Search(ctx, q)
 	if err != nil {
 		return nil, err
+	}
+	if d.CrossTenant {
+		prec, err := d.precedent(ctx, q, max(2, req.K/2))
+		if err != nil {
+			return nil, err
+		}
+		hits = append(hits, prec...)
+		sort.SliceStable(hits, func(i, j int) bool { return hits[i].Score > hits[j].Score })
 	}
 	var dr *hindsight.Draft
 	if d.gen == nil {
@@ -234,6 +247,9 @@ func newDraft(kind hindsight.DraftKind, threat *hindsight.Document, hits []hinds
 		Recommendations: []hindsight.Recommendation{}, Sources: []hindsight.Source{}}
 	for _, h := range hits {
 		s := hindsight.Source{ID: h.ID, Kind: h.Kind, Tenant: h.Tenant, Title: h.Title, Score: h.Score, Flags: []string{}}
+		if strings.HasPrefix(h.ID, precedentPrefix) {
+			s.Flags = append(s.Flags, FlagAnonymized)
+		}
 		if h.Document != nil && LooksLikeInstructions(retrieval.DocumentText(h.Document)) {
 			s.Flags = append(s.Flags, hindsight.FlagInstructions)
 		}

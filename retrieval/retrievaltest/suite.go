@@ -295,6 +295,8 @@ func testFilters(t *testing.T, b Backend) {
 	acme := func(f hindsight.Filter) hindsight.Filter { f.Tenant = "acme"; return f }
 	checkBoth(t, b, "tenant", q, acme(hindsight.Filter{}), "A-OLD", "A-NEW", "A-DC", "N-1", "AN-1")
 	checkBoth(t, b, "other tenant", q, hindsight.Filter{Tenant: "globex"}, "G-1", "N-1", "AN-1")
+	checkBoth(t, b, "other tenants only", q, hindsight.Filter{Tenant: "acme", OtherTenants: true}, "G-1")
+	checkBoth(t, b, "other tenants of globex", q, hindsight.Filter{Tenant: "globex", OtherTenants: true, MinSeverity: hindsight.SeverityHigh}, "A-NEW", "A-DC")
 	checkBoth(t, b, "kinds", q, acme(hindsight.Filter{Kinds: []hindsight.Kind{hindsight.KindNote, hindsight.KindAnalytic}}), "N-1", "AN-1")
 	checkBoth(t, b, "sub-technique", q, acme(hindsight.Filter{Techniques: []string{"T1003.001"}}), "A-OLD", "A-NEW", "AN-1")
 	checkBoth(t, b, "parent technique", q, acme(hindsight.Filter{Techniques: []string{"T1003"}}), "A-OLD", "A-NEW", "A-DC", "N-1", "AN-1")

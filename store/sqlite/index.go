@@ -288,7 +288,14 @@ func (ix *index) removeDoc(id int64) {
 }
 
 func (d *idoc) matches(f *hindsight.Filter) bool {
-	if !d.alive || (d.key.Tenant != "" && d.key.Tenant != f.Tenant) {
+	if !d.alive {
+		return false
+	}
+	if f.OtherTenants {
+		if d.key.Tenant == "" || d.key.Tenant == f.Tenant {
+			return false
+		}
+	} else if d.key.Tenant != "" && d.key.Tenant != f.Tenant {
 		return false
 	}
 	if len(f.Kinds) > 0 && !slices.Contains(f.Kinds, d.key.Kind) {
