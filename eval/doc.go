@@ -29,4 +29,16 @@
 // candidate's new rows to a backward matrix of the unchanged suffix, so a
 // candidate costs only the rows its shift touches. Corpus functions spread
 // segments over GOMAXPROCS goroutines; results do not depend on how.
+//
+// On top of the corpus metrics sits the harness that scores drafts against
+// what reviewers shipped. Each per-draft metric is its own function — TER
+// (HTER when the final is a review of that very draft), CharEditDistance,
+// ShippedUnchanged, ChrF, ChrFPlusPlus, BLEU, RougeLF, Meaning,
+// AlignRecommendations with Precision, Recall and Rewritten,
+// Prescriptiveness and Grounding — and Score computes all of them for many
+// drafts at once, citations stripped first. NewReport aggregates the
+// results with percentile-bootstrap intervals, overall and per drafter,
+// model, prompt version, kind, tenant, ATT&CK tactic and month, and writes
+// them as JSON, Markdown and a self-contained HTML page with SVG charts.
+// Compare pairs two reports on the drafts they share and checks gates.
 package eval

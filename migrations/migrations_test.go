@@ -7,16 +7,18 @@ import (
 )
 
 func TestList(t *testing.T) {
-	ms, err := List("sqlite")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(ms) == 0 || ms[0].Version != 1 {
-		t.Fatalf("List(sqlite) = %d migrations, first %+v", len(ms), ms)
-	}
-	for i := 1; i < len(ms); i++ {
-		if ms[i].Version <= ms[i-1].Version {
-			t.Errorf("migration %s out of order after %s", ms[i].Name, ms[i-1].Name)
+	for _, database := range []string{"sqlite", "postgres"} {
+		ms, err := List(database)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ms) == 0 || ms[0].Version != 1 {
+			t.Fatalf("List(%s) = %d migrations, first %+v", database, len(ms), ms)
+		}
+		for i := 1; i < len(ms); i++ {
+			if ms[i].Version <= ms[i-1].Version {
+				t.Errorf("%s: migration %s out of order after %s", database, ms[i].Name, ms[i-1].Name)
+			}
 		}
 	}
 }

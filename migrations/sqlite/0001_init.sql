@@ -38,7 +38,7 @@ CREATE TABLE doc_techniques (
 CREATE INDEX doc_techniques_doc ON doc_techniques (doc);
 
 CREATE TABLE chunks (
-	id      INTEGER PRIMARY KEY,
+	id      INTEGER PRIMARY KEY AUTOINCREMENT,  -- never reused: the vector index keys chunks by it
 	doc     INTEGER NOT NULL REFERENCES documents (id) ON DELETE CASCADE,
 	seq     INTEGER NOT NULL,
 	section TEXT    NOT NULL,

@@ -1,0 +1,124 @@
+package postgres_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/hindsightsec/hindsight"
+	"github.com/hindsightsec/hindsight/ingest"
+	"github.com/hindsightsec/hindsight/retrieval"
+	"github.com/hindsightsec/hindsight/sample"
+	"github.com/hindsightsec/hindsight/store/postgres"
+)
+
+// corpusWrites returns the writes ingest would make for a generated corpus: its knowledge, then
+// its threats, chunked, tokenised and embedded with the built-in embedder.
+func corpusWrites(t testing.TB, threats int) ([]hindsight.DocumentWrite, *sample.Corpus) {
+	t.Helper()
+	corpus, err := sample.Generate(sample.Config{Threats: threats, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	docs := append(corpus.Knowledge, corpus.Threats...)
+	ws := make([]hindsight.DocumentWrite, len(docs))
+	for i := range docs {
+		d := &docs[i]
+		w := hindsight.DocumentWrite{Document: d, Source: "sample.jsonl", RecordHash: d.ID, ContentHash: d.ID, Space: space.String()}
+		for j, s := range ingest.Sections(d) {
+			terms := retrieval.Tokenize(s.Text)
+			w.Chunks = append(w.Chunks, hindsight.Chunk{Seq: j, Section: s.Name, Text: s.Text, Terms: terms, Vector: retrieval.Builtin{}.EmbedTerms(terms)})
+		}
+		ws[i] = w
+	}
+	return ws, corpus
+}
+
+// load writes ws in ingest's batches of 256.
+func load(t testing.TB, db *postgres.DB, ws []hindsight.DocumentWrite) {
+	t.Helper()
+	for i := 0; i < len(ws); i += 256 {
+		if err := db.WriteDocuments(context.Background(), ws[i:min(i+256, len(ws))]); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestVectorSearchUsesIndex checks on a few thousand chunks that the approximate query is planned
+// as a scan of the space's partial HNSW index, filters and all, and that its results agree with an
+// exact search: a filter that few documents pass still finds all of them, and a broad one finds
+// nearly the same documents.
+func TestVectorSearchUsesIndex(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db, dsn := open(t)
+	ws, corpus := corpusWrites(t, 500)
+	load(t, db, ws)
+	// As autovacuum would after a load: the planner picks the index by the statistics.
+	conn := connect(t)
+	if _, err := conn.Exec(ctx, "ANALYZE "+schemaOf(dsn)+".documents, "+schemaOf(dsn)+".chunks"); err != nil {
+		t.Fatal(err)
+	}
+	q := func(text string) []float32 { return retrieval.Builtin{}.EmbedTerms(retrieval.Tokenize(text)) }
+
+	// A few thousand chunks are few enough for a sequential scan to be cheaper (BenchmarkSearch
+	// shows the index chosen at 100,000): what matters here is that the query can use the index,
+	// whose expression and partial predicate it must match.
+	plan, err := db.ExplainVectorSearch(ctx, space, q("lsass dump"), hindsight.Filter{Tenant: "acme", Kinds: []hindsight.Kind{hindsight.KindThreat}}, 10, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(plan, "Index Scan using chunks_embedding_") {
+		t.Errorf("the vector search cannot use the space's index:\n%s", plan)
+	}
+
+	found, total := 0, 0
+	for i, th := range corpus.Threats[:40] {
+		vec := q(th.Title + " " + th.Summary)
+		filters := []hindsight.Filter{
+			{Tenant: th.Tenant},
+			{Tenant: th.Tenant, Kinds: []hindsight.Kind{hindsight.KindThreat}, MinSeverity: hindsight.SeverityHigh},
+			// Passed by few documents: the approximate search must find every one of them.
+			{Tenant: th.Tenant, Techniques: th.Techniques[:1], Since: th.OccurredAt.AddDate(0, -1, 0), Until: th.OccurredAt.AddDate(0, 1, 0)},
+		}
+		for j, f := range filters {
+			got, err := db.SearchVectors(ctx, space, vec, f, 10)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, err := db.SearchVectorsExact(ctx, space, vec, f, 10)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != len(want) {
+				t.Errorf("query %d, filter %d: %d results, exact search has %d", i, j, len(got), len(want))
+				continue
+			}
+			exact := map[hindsight.DocKey]bool{}
+			for _, c := range want {
+				exact[c.Doc] = true
+			}
+			hits := 0
+			for k, c := range got {
+				if c.Doc.Tenant != "" && c.Doc.Tenant != th.Tenant {
+					t.Fatalf("another tenant's document: %v", c.Doc)
+				}
+				if k > 0 && c.Score > got[k-1].Score {
+					t.Errorf("query %d, filter %d: not best first: %v", i, j, got)
+				}
+				if exact[c.Doc] {
+					hits++
+				}
+			}
+			if len(want) < 10 && hits != len(want) {
+				t.Errorf("query %d, filter %d: found %d of the %d documents the filter passes", i, j, hits, len(want))
+			}
+			found, total = found+hits, total+len(want)
+		}
+	}
+	if recall := float64(found) / float64(total); recall < 0.9 {
+		t.Errorf("recall@10 against exact search = %.3f, want at least 0.9", recall)
+	} else {
+		t.Logf("recall@10 against exact search: %.3f over %d results", recall, total)
+	}
+}
