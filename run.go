@@ -27,6 +27,10 @@ type Run struct {
 	Deleted    int         `json:"deleted"`
 	Rejected   []Rejection `json:"rejected"`
 	Error      string      `json:"error,omitempty"`
+	// Tenant is the run's tenant option: the tenant whose records alone it accepted (an upload
+	// through the API always has one). Empty: an operator's run, which may write global knowledge
+	// and any tenant's threats.
+	Tenant string `json:"tenant,omitempty"`
 }
 
 // Rejection is one input record that was not stored, and why.

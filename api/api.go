@@ -5,6 +5,7 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"net"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/hindsightsec/hindsight"
 	"github.com/hindsightsec/hindsight/draft"
+	"github.com/hindsightsec/hindsight/ingest"
 	"github.com/hindsightsec/hindsight/retrieval"
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
@@ -28,6 +30,9 @@ type Store interface {
 	CreateReview(ctx context.Context, r *hindsight.Review) error
 	FindReviews(ctx context.Context, tenant, draftID string) ([]*hindsight.Review, error)
 	FindDocuments(ctx context.Context, keys []hindsight.DocKey) (map[hindsight.DocKey]*hindsight.Document, error)
+	// FindLatestEvalReport returns the newest eval report over only the tenant's drafts, as stored
+	// JSON; ENOTFOUND when there is none.
+	FindLatestEvalReport(ctx context.Context, tenant string) (json.RawMessage, error)
 }
 
 // Searcher runs searches.
@@ -53,6 +58,14 @@ type Config struct {
 	// Metrics receives the server's measurements; nil means a new registry.
 	Metrics *Metrics
 	Logger  *slog.Logger // nil discards logs
+	// Ingest, when not nil, serves uploads (POST /v1/ingest) and the ingest runs
+	// (GET /v1/ingest/runs[/{id}]) to admin keys; nil: those routes answer 404.
+	Ingest *ingest.Ingester
+	// UploadLimit is the largest upload, in bytes; 0 means DefaultUploadLimit.
+	UploadLimit int64
+	// UploadTimeout bounds an upload's ingest instead of RequestTimeout; 0 means
+	// DefaultUploadTimeout.
+	UploadTimeout time.Duration
 }
 
 // Server is the HTTP API.
@@ -65,6 +78,7 @@ type Server struct {
 	metrics *Metrics
 	logger  *slog.Logger
 	timeout time.Duration
+	uploads uploads
 }
 
 // New returns a server.
@@ -83,12 +97,13 @@ func New(cfg Config) *Server {
 	}
 	s := &Server{echo: echo.New(), store: cfg.Store, search: cfg.Search, drafter: cfg.Drafter, ready: cfg.Ready,
 		metrics: cfg.Metrics, logger: cfg.Logger, timeout: cfg.RequestTimeout}
+	s.uploads = newUploads(cfg)
 	e := s.echo
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.handleError
 	e.Use(middleware.Recover())
 	e.Use(s.observe)
-	e.Use(bodyLimit(MaxBody))
+	e.Use(s.limitBody)
 
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
@@ -100,6 +115,10 @@ func New(cfg Config) *Server {
 	v1.GET("/drafts/:id", s.getDraft)
 	v1.POST("/drafts/:id/reviews", s.postReview, require(hindsight.RoleReviewer))
 	v1.GET("/documents/:id", s.getDocument)
+	v1.GET("/eval/reports/latest", s.getLatestReport)
+	v1.POST("/ingest", s.postIngest, require(hindsight.RoleAdmin))
+	v1.GET("/ingest/runs", s.getRuns, require(hindsight.RoleAdmin))
+	v1.GET("/ingest/runs/:id", s.getRun, require(hindsight.RoleAdmin))
 	return s
 }
 
@@ -107,7 +126,8 @@ func New(cfg Config) *Server {
 // for ever.
 func (s *Server) withTimeout(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		ctx, cancel := context.WithTimeout(c.Request().Context(), s.timeout)
+		_, timeout := s.routeLimits(c)
+		ctx, cancel := context.WithTimeout(c.Request().Context(), timeout)
 		defer cancel()
 		c.SetRequest(c.Request().WithContext(ctx))
 		return next(c)

@@ -390,6 +390,9 @@ func TestEveryRouteMatchesOpenAPI(t *testing.T) {
 		}
 	}
 
+	exerciseEvalRoutes(t, sp, srv, keys)
+	exerciseIngestRoutes(t, sp)
+
 	for _, op := range sp.allOperations() {
 		if !sp.seen[op] {
 			t.Errorf("no test exercised %s", op)

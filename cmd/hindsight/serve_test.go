@@ -1,0 +1,143 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hindsightsec/hindsight"
+	"github.com/hindsightsec/hindsight/store/sqlite"
+)
+
+// TestServeScheduledIngest runs the server with an ingest every second, checks that runs happen
+// and that uploads reach the same store, and that stopping the server stops the schedule.
+func TestServeScheduledIngest(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "h.db")
+	file := write(t, dir, "in.jsonl", records)
+	code, out, errs := run(t, "", "keys", "create", "--db", "sqlite:"+path, "--tenant", "acme", "--role", "admin")
+	if code != 0 {
+		t.Fatalf("keys create: %s %s", out, errs)
+	}
+	key := strings.TrimSpace(out)
+
+	m := &Main{Stdout: io.Discard, Stderr: io.Discard}
+	m.Config = Config{DB: "sqlite:" + path, Embedder: "builtin", LLM: "extractive", Addr: "127.0.0.1:0", LogLevel: "error"}
+	if err := m.setup(); err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	addrc := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- m.serveWith(ctx, func(a string) { addrc <- a }, nightly{schedule: "@every 1s", paths: []string{file}, prune: true}, 0)
+	}()
+	var addr string
+	select {
+	case addr = <-addrc:
+	case err := <-done:
+		t.Fatal(err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("server did not start")
+	}
+
+	store, err := sqlite.Open(context.Background(), path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		runs, _ := store.FindRuns(context.Background(), -1)
+		if len(runs) >= 2 && runs[len(runs)-1].Status == hindsight.RunSucceeded {
+			if runs[len(runs)-1].Inserted != 3 {
+				t.Errorf("first scheduled run = %+v", runs[len(runs)-1])
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("scheduled runs after 15s: %+v", runs)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+
+	// The server ingests uploads into the same store.
+	req, _ := http.NewRequest("POST", "http://"+addr+"/v1/ingest?name=t", strings.NewReader(`{"kind":"threat","id":"THR-UP","title":"Uploaded case"}`))
+	req.Header.Set("Authorization", "Bearer "+key)
+	req.Header.Set("Content-Type", "application/x-ndjson")
+	var resp *http.Response
+	for {
+		// A scheduled run may hold the writer lock: the upload is refused until it is done.
+		resp, err = http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.StatusCode != http.StatusConflict || time.Now().After(deadline) {
+			break
+		}
+		resp.Body.Close()
+		time.Sleep(100 * time.Millisecond)
+		req.Body = io.NopCloser(strings.NewReader(`{"kind":"threat","id":"THR-UP","title":"Uploaded case"}`))
+	}
+	var up hindsight.Run
+	json.NewDecoder(resp.Body).Decode(&up)
+	resp.Body.Close()
+	if resp.StatusCode != 201 || up.Inserted != 1 || up.Tenant != "acme" {
+		t.Errorf("upload: %d %+v", resp.StatusCode, up)
+	}
+
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("serve returned %v", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("the server did not stop")
+	}
+	runs, _ := store.FindRuns(context.Background(), -1)
+	for _, r := range runs {
+		if r.Status == hindsight.RunRunning {
+			t.Errorf("run %s left running after the server stopped", r.ID)
+		}
+	}
+}
+
+func TestServeUsage(t *testing.T) {
+	dir := t.TempDir()
+	db := "sqlite:" + filepath.Join(dir, "h.db")
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"serve", "--db", db, "--ingest-schedule", "0 2 * * *"}, "--ingest-path"},
+		{[]string{"serve", "--db", db, "--ingest-path", dir}, "--ingest-schedule"},
+		{[]string{"serve", "--db", db, "--ingest-prune"}, "--ingest-prune"},
+		{[]string{"serve", "--db", db, "--ingest-schedule", "at two", "--ingest-path", dir}, "--ingest-schedule"},
+		{[]string{"serve", "--db", db, "--ingest-max-body", "lots"}, "--ingest-max-body"},
+	} {
+		code, _, errs := run(t, "", tc.args...)
+		if code != exitUsage || !strings.Contains(errs, tc.want) {
+			t.Errorf("%v: exit %d, %s; want %d naming %s", tc.args, code, errs, exitUsage, tc.want)
+		}
+	}
+}
+
+func TestParseSize(t *testing.T) {
+	for in, want := range map[string]int64{"512": 512, "64MiB": 64 << 20, "64mb": 64 << 20, "1GiB": 1 << 30, " 8 KiB ": 8 << 10} {
+		if got, err := parseSize(in); err != nil || got != want {
+			t.Errorf("parseSize(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "0", "-1", "MiB", "1.5GiB", "9999999999GiB"} {
+		if _, err := parseSize(in); err == nil {
+			t.Errorf("parseSize(%q) took it", in)
+		}
+	}
+}
