@@ -47,23 +47,32 @@ const (
 	trigramWeight = 0.25
 )
 
-// EmbedTerms embeds an already tokenized text.
+// EmbedTerms embeds an already tokenized text. Features are summed in the order they first
+// appear, never in map order, so the same text always gives the same bits.
 func (Builtin) EmbedTerms(terms []string) []float32 {
 	counts := make(map[string]float64, len(terms)*3)
+	order := make([]string, 0, len(terms)*3)
+	add := func(f string, w float64) {
+		if _, ok := counts[f]; !ok {
+			order = append(order, f)
+		}
+		counts[f] += w
+	}
 	for i, t := range terms {
-		counts[t]++
+		add(t, 1)
 		if i > 0 {
-			counts[terms[i-1]+" "+t] += pairWeight
+			add(terms[i-1]+" "+t, pairWeight)
 		}
 		if len(t) > 4 && isWordTerm(t) {
 			padded := "^" + t + "$"
 			for j := 0; j+3 <= len(padded); j++ {
-				counts["#"+padded[j:j+3]] += trigramWeight
+				add("#"+padded[j:j+3], trigramWeight)
 			}
 		}
 	}
 	v := make([]float32, BuiltinDim)
-	for f, c := range counts {
+	for _, f := range order {
+		c := counts[f]
 		h := fnv.New64a()
 		h.Write([]byte(f))
 		sum := h.Sum64()

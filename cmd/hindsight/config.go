@@ -15,6 +15,8 @@ import (
 	"github.com/hindsightsec/hindsight/draft"
 	"github.com/hindsightsec/hindsight/ingest"
 	"github.com/hindsightsec/hindsight/retrieval"
+	"github.com/hindsightsec/hindsight/store/postgres"
+	"github.com/hindsightsec/hindsight/store/qdrant"
 	"github.com/hindsightsec/hindsight/store/sqlite"
 	"github.com/spf13/cobra"
 )
@@ -30,12 +32,14 @@ const (
 // Config is the configuration shared by the subcommands, from flags with HINDSIGHT_* environment
 // fall-backs.
 type Config struct {
-	DB       string // sqlite:PATH
+	DB       string // sqlite:PATH or postgres://…
+	Index    string // qdrant://host:port/prefix: vectors in Qdrant, the rest in DB; empty: vectors in DB
 	Embedder string // builtin
 	LLM      string // extractive
 	Addr     string // serve: HOST:PORT
 	LogLevel string // debug, info, warn, error
 
+	CrossTenant string        // off or anonymized: other tenants' cases as redacted precedent
 	LLMFallback bool          // draft extractively, marked, when the model is unavailable
 	LLMTimeout  time.Duration // per model request
 }
@@ -133,16 +137,18 @@ sources.`,
 	}
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error { return usageError{err} })
 	pf := root.PersistentFlags()
-	pf.StringVar(&m.Config.DB, "db", env("HINDSIGHT_DB", "sqlite:./hindsight.db"), "store: sqlite:PATH (env HINDSIGHT_DB)")
+	pf.StringVar(&m.Config.DB, "db", env("HINDSIGHT_DB", "sqlite:./hindsight.db"), "store: sqlite:PATH or postgres://USER@HOST:PORT/DATABASE (env HINDSIGHT_DB)")
+	pf.StringVar(&m.Config.Index, "index", env("HINDSIGHT_INDEX", ""), "vector index: qdrant://HOST:6334/COLLECTION_PREFIX[?shards=N&replicas=N&on_disk=true&quantization=int8&tls=true] (env HINDSIGHT_INDEX; API key from HINDSIGHT_QDRANT_API_KEY); default: vectors in --db")
 	pf.StringVar(&m.Config.Embedder, "embedder", env("HINDSIGHT_EMBEDDER", "builtin"), "embedder: builtin or ollama:MODEL, e.g. ollama:nomic-embed-text (env HINDSIGHT_EMBEDDER; Ollama's address from OLLAMA_HOST)")
 	pf.StringVar(&m.Config.LLM, "llm", env("HINDSIGHT_LLM", "extractive"), "drafter: extractive or ollama:MODEL, e.g. ollama:llama3.1:8b (env HINDSIGHT_LLM)")
+	pf.StringVar(&m.Config.CrossTenant, "cross-tenant", env("HINDSIGHT_CROSS_TENANT", "off"), "off, or anonymized: other tenants' cases may ground drafts after every identifying detail is redacted, cited by opaque IDs (env HINDSIGHT_CROSS_TENANT)")
 	pf.BoolVar(&m.Config.LLMFallback, "llm-fallback", env("HINDSIGHT_LLM_FALLBACK", "") == "true", "when the model is unavailable, draft with the extractive drafter and mark the draft (env HINDSIGHT_LLM_FALLBACK=true)")
 	pf.DurationVar(&m.Config.LLMTimeout, "llm-timeout", 2*time.Minute, "longest wait for one model request")
 	pf.StringVar(&m.Config.LogLevel, "log-level", env("HINDSIGHT_LOG_LEVEL", "info"), "log level: debug, info, warn or error (env HINDSIGHT_LOG_LEVEL)")
 	ev := m.evalCommand()
 	ev.AddCommand(m.evalRetrievalCommand())
 	root.AddCommand(m.ingestCommand(), m.searchCommand(), m.draftCommand(), m.keysCommand(), m.serveCommand(),
-		m.demoCommand(), m.genCommand(), ev)
+		m.demoCommand(), m.genCommand(), ev, m.migrateCommand())
 	return root
 }
 
@@ -159,6 +165,9 @@ func (m *Main) setup() error {
 	if l := m.Config.LLM; l != "extractive" && !strings.HasPrefix(l, "ollama:") {
 		return usagef("--llm: want extractive or ollama:MODEL, got %q", l)
 	}
+	if c := m.Config.CrossTenant; c != "" && c != "off" && c != "anonymized" {
+		return usagef("--cross-tenant: want off or anonymized, got %q", c)
+	}
 	return nil
 }
 
@@ -170,12 +179,15 @@ func (m *Main) Close() error {
 	return nil
 }
 
-// openDB opens the store named by --db.
+// openDB opens the store named by --db, with its vectors in the index named by --index when one
+// is given.
 func (m *Main) openDB(ctx context.Context) (Store, error) {
 	if m.db != nil {
 		return m.db, nil
 	}
-	var db Store
+	// The store alone, and the same store as the catalog a vector index pairs with.
+	var store Store
+	var catalog qdrant.Catalog
 	switch {
 	case strings.HasPrefix(m.Config.DB, "sqlite:"):
 		path := strings.TrimPrefix(m.Config.DB, "sqlite:")
@@ -186,12 +198,34 @@ func (m *Main) openDB(ctx context.Context) (Store, error) {
 		if err != nil {
 			return nil, fmt.Errorf("open store %s: %w", path, err)
 		}
-		db = s
+		store, catalog = s, s
+	case strings.HasPrefix(m.Config.DB, "postgres://"), strings.HasPrefix(m.Config.DB, "postgresql://"):
+		// The URL may hold a password: errors name the store, never the URL.
+		s, err := postgres.Open(ctx, m.Config.DB, m.Logger)
+		if err != nil {
+			return nil, fmt.Errorf("open postgres store: %w", err)
+		}
+		store, catalog = s, s
 	default:
-		return nil, usagef("--db: want sqlite:PATH, got %q", m.Config.DB)
+		return nil, usagef("--db: want sqlite:PATH or postgres://USER@HOST/DATABASE, got %q", m.Config.DB)
 	}
-	m.db = db
-	return db, nil
+	if m.Config.Index == "" {
+		m.db = store
+		return m.db, nil
+	}
+	opts, err := qdrant.ParseURL(m.Config.Index)
+	if err != nil {
+		catalog.Close()
+		return nil, usageError{fmt.Errorf("--index: %w", err)}
+	}
+	opts.APIKey = os.Getenv("HINDSIGHT_QDRANT_API_KEY")
+	idx, err := qdrant.Open(ctx, catalog, opts, m.Logger)
+	if err != nil {
+		catalog.Close()
+		return nil, fmt.Errorf("open qdrant index: %w", err)
+	}
+	m.db = idx
+	return m.db, nil
 }
 
 // services opens the store and builds the retriever and drafter over it.
@@ -216,6 +250,7 @@ func (m *Main) services(ctx context.Context) (Store, *retrieval.Retriever, *draf
 		d = draft.New(r, nil)
 	}
 	d.Fallback = m.Config.LLMFallback
+	d.CrossTenant = m.Config.CrossTenant == "anonymized"
 	return db, r, d, nil
 }
 

@@ -27,6 +27,7 @@ type DB struct {
 	r      *sql.DB // readers
 	logger *slog.Logger
 	index  index
+	cache  docCache
 
 	// Now returns the current time; tests replace it. Nil means time.Now.
 	Now func() time.Time

@@ -96,7 +96,7 @@ func TestKeys(t *testing.T) {
 	if err != nil || got.ID != k.ID || got.Tenant != "acme" || got.Role != hindsight.RoleReviewer {
 		t.Fatalf("FindKeyBySecret = %+v, %v", got, err)
 	}
-	for _, bad := range []string{"", "nope", secret + "x", secret[:len(secret)-1] + "0", "hsk_" + k.ID + "_"} {
+	for _, bad := range []string{"", "nope", secret + "x", flipLast(secret), "hsk_" + k.ID + "_"} {
 		if _, err := db.FindKeyBySecret(ctx, bad); hindsight.ErrorCode(err) != hindsight.EUNAUTHORIZED {
 			t.Errorf("FindKeyBySecret(%q) err = %v, want unauthorized", bad, err)
 		}
@@ -135,4 +135,63 @@ func TestDraftsAndReviews(t *testing.T) {
 	if err != nil || len(rs) != 2 || rs[0].Final != "first" || rs[1].Ratings.Completeness != 4 {
 		t.Errorf("FindReviews = %+v, %v", rs, err)
 	}
+}
+
+// TestDocumentCacheNeverStale reads documents through the decoded-document cache while this and
+// another connection rewrite and delete them.
+func TestDocumentCacheNeverStale(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "h.db")
+	a, err := sqlite.Open(ctx, path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := sqlite.Open(ctx, path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	key := hindsight.DocKey{Kind: hindsight.KindNote, ID: "N1"}
+	title := func(db *sqlite.DB) string {
+		t.Helper()
+		got, err := db.FindDocuments(ctx, []hindsight.DocKey{key})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := got[key]; d != nil {
+			return d.Title
+		}
+		return ""
+	}
+	write(t, a, &hindsight.Document{Kind: hindsight.KindNote, ID: "N1", Title: "first"})
+	if title(a) != "first" || title(a) != "first" {
+		t.Fatal("not found")
+	}
+	write(t, b, &hindsight.Document{Kind: hindsight.KindNote, ID: "N1", Title: "second"})
+	if got := title(a); got != "second" {
+		t.Errorf("after another connection's write: %q, want second", got)
+	}
+	// A search brings the index (and the cache) up to date change by change.
+	a.SearchText(ctx, []string{"second"}, hindsight.Filter{Tenant: "x"}, 5)
+	write(t, a, &hindsight.Document{Kind: hindsight.KindNote, ID: "N1", Title: "third"})
+	a.SearchText(ctx, []string{"third"}, hindsight.Filter{Tenant: "x"}, 5)
+	if got := title(a); got != "third" {
+		t.Errorf("after own write: %q, want third", got)
+	}
+	if _, err := b.DeleteDocuments(ctx, []hindsight.DocKey{key}); err != nil {
+		t.Fatal(err)
+	}
+	if got := title(a); got != "" {
+		t.Errorf("after delete: %q, want nothing", got)
+	}
+}
+
+// flipLast returns secret with its last character changed, so it is sure to differ.
+func flipLast(secret string) string {
+	last := byte('0')
+	if secret[len(secret)-1] == '0' {
+		last = '1'
+	}
+	return secret[:len(secret)-1] + string(last)
 }

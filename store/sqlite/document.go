@@ -131,9 +131,17 @@ func (db *DB) DeleteDocuments(ctx context.Context, keys []hindsight.DocKey) (int
 	return n, err
 }
 
-// FindDocuments returns the stored documents for the keys it holds.
+// FindDocuments returns the stored documents for the keys it holds. The documents may be shared
+// with other callers (they come from a cache of decoded documents): read them, never modify them.
 func (db *DB) FindDocuments(ctx context.Context, keys []hindsight.DocKey) (map[hindsight.DocKey]*hindsight.Document, error) {
 	out := make(map[hindsight.DocKey]*hindsight.Document, len(keys))
+	var seq int64
+	if err := db.r.QueryRowContext(ctx, "SELECT coalesce(max(seq), 0) FROM changes").Scan(&seq); err != nil {
+		return nil, fmt.Errorf("find documents: %w", err)
+	}
+	keys = db.cache.get(seq, keys, out)
+	fetched := make(map[hindsight.DocKey]*hindsight.Document, len(keys))
+	defer db.cache.put(seq, fetched)
 	// One query per batch of keys: row values (tenant, kind, doc_id) IN (VALUES ...).
 	const batch = 300
 	for i := 0; i < len(keys); i += batch {
@@ -160,7 +168,7 @@ func (db *DB) FindDocuments(ctx context.Context, keys []hindsight.DocKey) (map[h
 				rows.Close()
 				return nil, fmt.Errorf("decode %s: %w", k, err)
 			}
-			out[k] = &d
+			out[k], fetched[k] = &d, &d
 		}
 		err = rows.Err()
 		rows.Close()

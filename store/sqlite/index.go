@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	"github.com/hindsightsec/hindsight"
+	"github.com/hindsightsec/hindsight/retrieval/hnsw"
 )
 
 // index is the in-memory search index of the store: every live chunk's terms (BM25 postings) and,
@@ -34,8 +35,10 @@ type indexData struct {
 	docs   []idoc
 	slotOf map[int64]int32 // documents.id → doc slot
 
-	chunks []ichunk
-	vecs   []float32 // chunk c's vector at [c*dim, (c+1)*dim) when chunks[c].hasVec
+	chunks  []ichunk
+	slotOfC map[uint32]int32 // chunks.id → chunk slot
+	ann     *hnsw.Index      // vectors of the chunks embedded in space, keyed by chunks.id
+	vectors int              // live chunks with a vector
 
 	termIDs  map[string]int32
 	postings [][]posting // by term ID
@@ -58,6 +61,7 @@ type idoc struct {
 }
 
 type ichunk struct {
+	id      uint32 // chunks.id
 	doc     int32
 	section uint8
 	alive   bool
@@ -77,7 +81,10 @@ const maxChangesBehind = 20000
 
 // current returns the index brought up to date, holding vectors of space, read-locked: the caller
 // must RUnlock it. An empty space keeps whatever space is loaded (text search needs no vectors).
-func (ix *index) current(ctx context.Context, r *sql.DB, space string) (*index, error) {
+//
+// changed, when not nil, is told which documents changed between two change-log positions, so that
+// caches of documents can drop just those.
+func (ix *index) current(ctx context.Context, r *sql.DB, space string, changed func(from, to int64, keys []hindsight.DocKey)) (*index, error) {
 	var seq int64
 	if err := r.QueryRowContext(ctx, "SELECT coalesce(max(seq), 0) FROM changes").Scan(&seq); err != nil {
 		return nil, &hindsight.Error{Code: hindsight.EUNAVAILABLE, Message: "store does not answer", Err: err}
@@ -93,7 +100,7 @@ func (ix *index) current(ctx context.Context, r *sql.DB, space string) (*index, 
 		if space == "" {
 			space = ix.space
 		}
-		if err := ix.refresh(ctx, r, space); err != nil {
+		if err := ix.refresh(ctx, r, space, changed); err != nil {
 			ix.mu.Unlock()
 			return nil, err
 		}
@@ -106,7 +113,7 @@ func (ix *index) current(ctx context.Context, r *sql.DB, space string) (*index, 
 // refresh applies the changes since the index was last brought up to date, or reloads it whole
 // when it is not loaded, holds another space, fell too far behind, or carries too many dead chunks.
 // It reads inside one read transaction: a consistent snapshot.
-func (ix *index) refresh(ctx context.Context, r *sql.DB, space string) error {
+func (ix *index) refresh(ctx context.Context, r *sql.DB, space string, changed func(from, to int64, keys []hindsight.DocKey)) error {
 	tx, err := r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return err
@@ -117,6 +124,10 @@ func (ix *index) refresh(ctx context.Context, r *sql.DB, space string) error {
 		return err
 	}
 	if !ix.loaded || ix.space != space || seq-ix.seq > maxChangesBehind || oldest > ix.seq+1 || ix.dead > ix.live/2+1000 {
+		from := ix.seq
+		if changed != nil {
+			changed(from, seq, nil) // a reload: every cached document may be stale
+		}
 		return ix.reload(ctx, tx, space, seq)
 	}
 	rows, err := tx.QueryContext(ctx, "SELECT DISTINCT doc FROM changes WHERE seq > ?", ix.seq)
@@ -133,7 +144,11 @@ func (ix *index) refresh(ctx context.Context, r *sql.DB, space string) error {
 		ids = append(ids, id)
 	}
 	rows.Close()
+	var keys []hindsight.DocKey
 	for _, id := range ids {
+		if slot, ok := ix.slotOf[id]; ok {
+			keys = append(keys, ix.docs[slot].key)
+		}
 		ix.removeDoc(id)
 	}
 	for i := 0; i < len(ids); i += 500 {
@@ -141,13 +156,18 @@ func (ix *index) refresh(ctx context.Context, r *sql.DB, space string) error {
 			return err
 		}
 	}
+	if changed != nil {
+		// New documents were in no cache; changed and deleted ones are in keys.
+		changed(ix.seq, seq, keys)
+	}
 	ix.seq = seq
 	return nil
 }
 
 // reload rebuilds the index from every chunk.
 func (ix *index) reload(ctx context.Context, tx *sql.Tx, space string, seq int64) error {
-	ix.indexData = indexData{space: space, slotOf: map[int64]int32{}, termIDs: map[string]int32{}, sectionID: map[string]uint8{}}
+	ix.indexData = indexData{space: space, slotOf: map[int64]int32{}, slotOfC: map[uint32]int32{}, termIDs: map[string]int32{},
+		sectionID: map[string]uint8{}}
 	if err := ix.loadDocs(ctx, tx, nil); err != nil {
 		return err
 	}
@@ -179,7 +199,7 @@ func (ix *index) loadDocs(ctx context.Context, tx *sql.Tx, ids []int64) error {
 		techs[id] = append(techs[id], t)
 	}
 	trows.Close()
-	rows, err := tx.QueryContext(ctx, `SELECT d.id, d.tenant, d.kind, d.doc_id, d.severity, d.occurred_at, d.space, c.section, c.terms, c.vector
+	rows, err := tx.QueryContext(ctx, `SELECT d.id, d.tenant, d.kind, d.doc_id, d.severity, d.occurred_at, d.space, c.id, c.section, c.terms, c.vector
 		FROM documents d JOIN chunks c ON c.doc = d.id`+where+` ORDER BY d.id, c.seq`, args...)
 	if err != nil {
 		return fmt.Errorf("load chunks: %w", err)
@@ -188,11 +208,13 @@ func (ix *index) loadDocs(ctx context.Context, tx *sql.Tx, ids []int64) error {
 	last := int64(-1)
 	var slot int32
 	var blob []byte
+	var pendingIDs []uint32
+	var pendingVecs []float32
 	for rows.Next() {
-		var id, sev int64
+		var id, sev, cid int64
 		var tenant, kind, docID, space, section, terms string
 		var occurred sql.NullInt64
-		if err := rows.Scan(&id, &tenant, &kind, &docID, &sev, &occurred, &space, &section, &terms, &blob); err != nil {
+		if err := rows.Scan(&id, &tenant, &kind, &docID, &sev, &occurred, &space, &cid, &section, &terms, &blob); err != nil {
 			return err
 		}
 		if id != last {
@@ -204,25 +226,45 @@ func (ix *index) loadDocs(ctx context.Context, tx *sql.Tx, ids []int64) error {
 			ix.slotOf[id] = slot
 			last = id
 		}
-		if err := ix.addChunk(slot, section, terms, space, blob); err != nil {
+		hasVec, err := ix.addChunk(slot, uint32(cid), section, terms, space, len(blob)/4)
+		if err != nil {
 			return err
 		}
+		if hasVec {
+			pendingIDs = append(pendingIDs, uint32(cid))
+			pendingVecs = decodeVector(pendingVecs, blob)
+		}
 	}
-	return rows.Err()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	if len(pendingIDs) > 0 {
+		if ix.ann == nil {
+			ix.ann = hnsw.New(ix.dim, hnsw.Options{EfSearch: annEfSearch})
+		}
+		// AddBatch inserts with several goroutines; a reload of a large store is mostly this.
+		ix.ann.AddBatch(pendingIDs, pendingVecs)
+	}
+	return nil
 }
 
-func (ix *index) addChunk(doc int32, section, terms, space string, vec []byte) error {
+// annEfSearch is the HNSW beam width for searches; BENCHMARKS.md has the recall it buys.
+const annEfSearch = 96
+
+// addChunk adds a chunk's terms and reports whether it has a vector in the index's space (of
+// dim values), which the caller adds to the vector index.
+func (ix *index) addChunk(doc int32, id uint32, section, terms, space string, dim int) (bool, error) {
 	sid, ok := ix.sectionID[section]
 	if !ok {
 		if len(ix.sections) == 255 {
-			return fmt.Errorf("load chunks: more than 255 distinct section names")
+			return false, fmt.Errorf("load chunks: more than 255 distinct section names")
 		}
 		sid = uint8(len(ix.sections))
 		ix.sectionID[section] = sid
 		ix.sections = append(ix.sections, section)
 	}
 	c := int32(len(ix.chunks))
-	ch := ichunk{doc: doc, section: sid, alive: true}
+	ch := ichunk{id: id, doc: doc, section: sid, alive: true}
 	counts := map[int32]uint16{}
 	for _, t := range strings.Fields(terms) {
 		id, ok := ix.termIDs[t]
@@ -242,28 +284,21 @@ func (ix *index) addChunk(doc int32, section, terms, space string, vec []byte) e
 		ix.df[id]++
 		ch.terms = append(ch.terms, id)
 	}
-	if space == ix.space && len(vec) > 0 {
+	if space == ix.space && dim > 0 {
 		if ix.dim == 0 {
-			ix.dim = len(vec) / 4
+			ix.dim = dim
 		}
-		if len(vec)/4 == ix.dim {
-			ch.hasVec = true
-		}
-	}
-	// Every chunk owns a vector slot, so slot c*dim stays addressable; chunks without a vector in
-	// this space leave it zero.
-	if ix.dim > 0 {
-		if ch.hasVec {
-			ix.vecs = decodeVector(ix.vecs, vec)
-		} else {
-			ix.vecs = append(ix.vecs, make([]float32, ix.dim)...)
-		}
+		ch.hasVec = dim == ix.dim
 	}
 	ix.chunks = append(ix.chunks, ch)
+	ix.slotOfC[id] = c
 	ix.docs[doc].chunks = append(ix.docs[doc].chunks, c)
 	ix.live++
 	ix.liveLen += int64(ch.length)
-	return nil
+	if ch.hasVec {
+		ix.vectors++
+	}
+	return ch.hasVec, nil
 }
 
 // removeDoc marks a document and its chunks dead.
@@ -284,6 +319,11 @@ func (ix *index) removeDoc(id int64) {
 		ix.live--
 		ix.liveLen -= int64(ch.length)
 		ix.dead++
+		if ch.hasVec {
+			ix.vectors--
+			ix.ann.Delete(ch.id)
+		}
+		delete(ix.slotOfC, ch.id)
 	}
 }
 
@@ -405,36 +445,52 @@ func (ix *index) scoreTerms(qs []queryTerm, allowed []bool, n int) []scored {
 	return h.sorted()
 }
 
-// nearest returns each allowed document's nearest chunk (cosine) for the n nearest documents.
+// nearest returns each allowed document's nearest chunk (cosine) for the n nearest documents. The
+// HNSW index searches chunks with the filter applied inside the search; documents have several
+// chunks, so it asks for more chunks than documents and widens the request until n documents are
+// found or every accepted chunk has been seen.
 func (ix *index) nearest(ctx context.Context, vec []float32, allowed []bool, n int) ([]scored, error) {
-	best := make([]float32, len(ix.docs))
-	bestChunk := make([]int32, len(ix.docs))
-	for i := range bestChunk {
-		bestChunk[i] = -1
+	if ix.ann == nil || ix.vectors == 0 {
+		return nil, nil
 	}
-	dim := ix.dim
+	accepted := 0
 	for c := range ix.chunks {
-		ch := &ix.chunks[c]
-		if !ch.alive || !ch.hasVec || !allowed[ch.doc] {
-			continue
+		if ch := &ix.chunks[c]; ch.alive && ch.hasVec && allowed[ch.doc] {
+			accepted++
 		}
-		if c%8192 == 0 {
-			if err := ctx.Err(); err != nil {
-				return nil, err
+	}
+	if accepted == 0 {
+		return nil, nil
+	}
+	accept := func(id uint32) bool {
+		c, ok := ix.slotOfC[id]
+		if !ok {
+			return false
+		}
+		ch := &ix.chunks[c]
+		return ch.alive && ch.hasVec && allowed[ch.doc]
+	}
+	for k := 3 * n; ; k *= 2 {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		res := ix.ann.SearchFilter(vec, min(k, accepted), max(annEfSearch, min(k, accepted)), hnsw.Filter{Accept: accept, Accepted: accepted})
+		best := map[int32]scored{}
+		for _, r := range res {
+			c := ix.slotOfC[r.ID]
+			d := ix.chunks[c].doc
+			if b, ok := best[d]; !ok || r.Score > b.score {
+				best[d] = scored{id: c, score: r.Score}
 			}
 		}
-		s := dot(vec, ix.vecs[c*dim:(c+1)*dim])
-		if bestChunk[ch.doc] < 0 || s > best[ch.doc] {
-			best[ch.doc], bestChunk[ch.doc] = s, int32(c)
+		if len(best) >= n || k >= accepted {
+			h := &topK{n: n}
+			for _, b := range best {
+				h.offer(b.id, b.score)
+			}
+			return h.sorted(), nil
 		}
 	}
-	h := &topK{n: n}
-	for d, c := range bestChunk {
-		if c >= 0 {
-			h.offer(c, best[d])
-		}
-	}
-	return h.sorted(), nil
 }
 
 // candidate turns a scored chunk into the candidate of its document.

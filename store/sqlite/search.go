@@ -16,7 +16,7 @@ func (db *DB) SearchVectors(ctx context.Context, space hindsight.Space, vec []fl
 	if len(vec) != space.Dim {
 		return nil, hindsight.Invalid("vector", "has %d values, the space %s has %d", len(vec), space, space.Dim)
 	}
-	ix, err := db.index.current(ctx, db.r, space.String())
+	ix, err := db.index.current(ctx, db.r, space.String(), db.cacheChanged)
 	if err != nil {
 		return nil, err
 	}
@@ -41,7 +41,7 @@ func (db *DB) SearchText(ctx context.Context, terms []string, f hindsight.Filter
 	if n <= 0 || len(terms) == 0 {
 		return nil, nil
 	}
-	ix, err := db.index.current(ctx, db.r, "")
+	ix, err := db.index.current(ctx, db.r, "", db.cacheChanged)
 	if err != nil {
 		return nil, err
 	}
@@ -54,24 +54,18 @@ func (db *DB) SearchText(ctx context.Context, terms []string, f hindsight.Filter
 	return out, nil
 }
 
-func placeholders(n int) string {
-	return strings.TrimSuffix(strings.Repeat("?,", n), ",")
+// cacheChanged keeps the document cache in step with the index refresh: a reload (nil keys with a
+// jump) empties it, a catch-up drops just the documents that changed.
+func (db *DB) cacheChanged(from, to int64, keys []hindsight.DocKey) {
+	if keys == nil {
+		db.cache.advance(-1, to, nil)
+		return
+	}
+	db.cache.advance(from, to, keys)
 }
 
-func dot(a, b []float32) float32 {
-	var s0, s1, s2, s3 float32
-	n := len(a) &^ 3
-	b = b[:len(a)]
-	for i := 0; i < n; i += 4 {
-		s0 += a[i] * b[i]
-		s1 += a[i+1] * b[i+1]
-		s2 += a[i+2] * b[i+2]
-		s3 += a[i+3] * b[i+3]
-	}
-	for i := n; i < len(a); i++ {
-		s0 += a[i] * b[i]
-	}
-	return s0 + s1 + s2 + s3
+func placeholders(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?,", n), ",")
 }
 
 type scored struct {
