@@ -60,6 +60,7 @@ type Drafter struct {
 
 	keyOnce      sync.Once
 	precedentKey []byte
+	analyzer     analyzer
 }
 
 // New returns a drafter that retrieves with search and writes with gen; a nil gen means the
@@ -120,14 +121,14 @@ func (d *Drafter) Draft(ctx context.Context, req Request) (*hindsight.Draft, err
 	}
 	var dr *hindsight.Draft
 	if d.gen == nil {
-		dr = Compose(req.Kind, t, hits, d.maxRecs())
+		dr = d.analyzer.compose(req.Kind, t, hits, d.maxRecs())
 	} else {
 		dr, err = d.generate(ctx, req, hits)
 		if err != nil {
 			if !d.Fallback || hindsight.ErrorCode(err) != hindsight.EUNAVAILABLE {
 				return nil, err
 			}
-			dr = Compose(req.Kind, t, hits, d.maxRecs())
+			dr = d.analyzer.compose(req.Kind, t, hits, d.maxRecs())
 			dr.Fallback = true
 			dr.Warnings = append(dr.Warnings, fmt.Sprintf("%s was unavailable (%s); the extractive drafter wrote this draft", d.gen.Name(), hindsight.ErrorMessage(err)))
 		}
@@ -178,21 +179,23 @@ const mergeThreshold = 0.5
 // is split into recommendations, recommendations that say the same thing are merged (citing every
 // source that gave them), and the best-backed ones are kept, up to max.
 func Compose(kind hindsight.DraftKind, threat *hindsight.Document, hits []hindsight.Hit, max int) *hindsight.Draft {
+	var an analyzer
+	return an.compose(kind, threat, hits, max)
+}
+
+func (an *analyzer) compose(kind hindsight.DraftKind, threat *hindsight.Document, hits []hindsight.Hit, max int) *hindsight.Draft {
 	var clusters []*cluster
 	adapt := newAdapter(retrieval.DocumentText(threat))
 	for _, h := range hits {
 		if h.Document == nil {
 			continue
 		}
-		var past []indicator
-		if h.Document.Kind == hindsight.KindThreat {
-			past = indicators(retrieval.DocumentText(h.Document))
-		}
+		src := an.analyze(h.Document)
 		for _, orig := range guidanceItems(kind, &h) {
-			if LooksLikeInstructions(orig) {
+			if src.instructions && LooksLikeInstructions(orig) {
 				continue // planted text is never copied into a draft
 			}
-			item := adapt.rewrite(orig, past)
+			item := adapt.rewrite(orig, src.indicators)
 			terms := termSet(item)
 			if len(terms) == 0 {
 				continue
@@ -228,11 +231,11 @@ func Compose(kind hindsight.DraftKind, threat *hindsight.Document, hits []hindsi
 	if len(clusters) > max {
 		clusters = clusters[:max]
 	}
-	dr := newDraft(kind, threat, hits, "extractive", ExtractiveVersion)
-	texts := sourceTexts(hits)
+	dr := an.newDraft(kind, threat, hits, "extractive", ExtractiveVersion)
+	texts := an.sourceTerms(hits)
 	for _, c := range clusters {
 		r := hindsight.Recommendation{Text: c.text, Citations: c.citations}
-		r.Support = Support(c.orig, citedText(texts, c.citations), "")
+		r.Support = support(termSet(c.orig), texts, c.citations, nil)
 		r.Supported = r.Support >= SupportThreshold
 		dr.Recommendations = append(dr.Recommendations, r)
 	}
@@ -242,7 +245,7 @@ func Compose(kind hindsight.DraftKind, threat *hindsight.Document, hits []hindsi
 
 // newDraft starts a draft with its sources, each flagged when its text looks like instructions
 // to a model.
-func newDraft(kind hindsight.DraftKind, threat *hindsight.Document, hits []hindsight.Hit, model, version string) *hindsight.Draft {
+func (an *analyzer) newDraft(kind hindsight.DraftKind, threat *hindsight.Document, hits []hindsight.Hit, model, version string) *hindsight.Draft {
 	dr := &hindsight.Draft{Kind: kind, Model: model, PromptVersion: version, Threat: *threat,
 		Recommendations: []hindsight.Recommendation{}, Sources: []hindsight.Source{}}
 	for _, h := range hits {
@@ -250,7 +253,7 @@ func newDraft(kind hindsight.DraftKind, threat *hindsight.Document, hits []hinds
 		if strings.HasPrefix(h.ID, precedentPrefix) {
 			s.Flags = append(s.Flags, FlagAnonymized)
 		}
-		if h.Document != nil && LooksLikeInstructions(retrieval.DocumentText(h.Document)) {
+		if h.Document != nil && an.analyze(h.Document).instructions {
 			s.Flags = append(s.Flags, hindsight.FlagInstructions)
 		}
 		dr.Sources = append(dr.Sources, s)
@@ -258,11 +261,12 @@ func newDraft(kind hindsight.DraftKind, threat *hindsight.Document, hits []hinds
 	return dr
 }
 
-func sourceTexts(hits []hindsight.Hit) map[string]string {
-	m := map[string]string{}
+// sourceTerms returns each source's terms by ID.
+func (an *analyzer) sourceTerms(hits []hindsight.Hit) map[string]map[string]bool {
+	m := map[string]map[string]bool{}
 	for _, h := range hits {
 		if h.Document != nil {
-			m[h.ID] = retrieval.DocumentText(h.Document)
+			m[h.ID] = an.analyze(h.Document).terms
 		}
 	}
 	return m
@@ -279,7 +283,7 @@ func (d *Drafter) generate(ctx context.Context, req Request, hits []hindsight.Hi
 	if err != nil {
 		return nil, err
 	}
-	dr := newDraft(req.Kind, req.Threat, hits[:used], d.gen.Name(), PromptVersion)
+	dr := d.analyzer.newDraft(req.Kind, req.Threat, hits[:used], d.gen.Name(), PromptVersion)
 	dr.PromptTokens, dr.OutputTokens = out.PromptTokens, out.OutputTokens
 	if used < len(hits) {
 		dr.Warnings = append(dr.Warnings, fmt.Sprintf("%d of %d sources fit the model's context", used, len(hits)))
@@ -288,7 +292,8 @@ func (d *Drafter) generate(ctx context.Context, req Request, hits []hindsight.Hi
 	for _, s := range dr.Sources {
 		valid[s.ID] = true
 	}
-	texts := sourceTexts(hits[:used])
+	texts := d.analyzer.sourceTerms(hits[:used])
+	threatTerms := termSet(retrieval.DocumentText(req.Threat))
 	for _, r := range ParseAnswer(out.Text, valid) {
 		if len(r.Removed) > 0 {
 			dr.Warnings = append(dr.Warnings, fmt.Sprintf("removed citations to %s, which are not among the sources, from %q", strings.Join(r.Removed, ", "), r.Text))
@@ -296,7 +301,7 @@ func (d *Drafter) generate(ctx context.Context, req Request, hits []hindsight.Hi
 		if len(r.Citations) == 0 {
 			dr.Warnings = append(dr.Warnings, fmt.Sprintf("%q cites no source", r.Text))
 		}
-		r.Support = Support(r.Text, citedText(texts, r.Citations), retrieval.DocumentText(req.Threat))
+		r.Support = support(termSet(r.Text), texts, r.Citations, threatTerms)
 		r.Supported = len(r.Citations) > 0 && r.Support >= SupportThreshold
 		dr.Recommendations = append(dr.Recommendations, r)
 		if len(dr.Recommendations) == d.maxRecs() {
@@ -430,14 +435,6 @@ func Render(kind hindsight.DraftKind, threat *hindsight.Document, recs []hindsig
 	return b.String()
 }
 
-func citedText(sourceText map[string]string, ids []string) string {
-	var parts []string
-	for _, id := range ids {
-		parts = append(parts, sourceText[id])
-	}
-	return strings.Join(parts, "\n")
-}
-
 // SupportThreshold is the support score from which a recommendation counts as supported.
 const SupportThreshold = 0.5
 
@@ -445,14 +442,25 @@ const SupportThreshold = 0.5
 // new threat's own text (a host or account adapted to the new threat is not an invention): 1 when
 // every term is there, 0 when none is or the recommendation has no terms.
 func Support(rec, cited, threat string) float64 {
-	terms := termSet(rec)
+	return support(termSet(rec), map[string]map[string]bool{"": termSet(cited)}, []string{""}, termSet(threat))
+}
+
+// support is Support over term sets already made: the recommendation's, each source's by ID, the
+// cited IDs and the threat's.
+func support(terms map[string]bool, sources map[string]map[string]bool, cited []string, threat map[string]bool) float64 {
 	if len(terms) == 0 {
 		return 0
 	}
-	have := termSet(cited + "\n" + threat)
 	n := 0
 	for t := range terms {
-		if have[t] {
+		found := threat[t]
+		for _, id := range cited {
+			if found {
+				break
+			}
+			found = sources[id][t]
+		}
+		if found {
 			n++
 		}
 	}

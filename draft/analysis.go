@@ -1,0 +1,52 @@
+package draft
+
+import (
+	"sync"
+
+	"github.com/hindsightsec/hindsight"
+	"github.com/hindsightsec/hindsight/retrieval"
+)
+
+// analysis is what drafting needs of a source document, worked out once: its text, its terms
+// (for support scores), its indicators (to adapt its guidance) and whether it reads like
+// instructions to a model. Regular expressions and tokenising over whole documents were most of a
+// draft's time.
+type analysis struct {
+	text         string
+	terms        map[string]bool
+	indicators   []indicator
+	instructions bool
+}
+
+// analysisCacheSize bounds the memo; it is emptied when full.
+const analysisCacheSize = 20000
+
+// analyzer memoises analyses by document. Stores hand out documents that nobody modifies (the
+// embedded store shares decoded documents between searches), so a document's pointer identifies
+// its content; a store that decodes afresh each time only misses the memo. A Drafter keeps one for
+// its lifetime; the zero value is ready to use.
+type analyzer struct {
+	mu sync.Mutex
+	m  map[*hindsight.Document]*analysis
+}
+
+func (an *analyzer) analyze(d *hindsight.Document) *analysis {
+	an.mu.Lock()
+	a := an.m[d]
+	an.mu.Unlock()
+	if a != nil {
+		return a
+	}
+	text := retrieval.DocumentText(d)
+	a = &analysis{text: text, terms: termSet(text), instructions: LooksLikeInstructions(text)}
+	if d.Kind == hindsight.KindThreat {
+		a.indicators = indicators(text)
+	}
+	an.mu.Lock()
+	if an.m == nil || len(an.m) >= analysisCacheSize {
+		an.m = map[*hindsight.Document]*analysis{}
+	}
+	an.m[d] = a
+	an.mu.Unlock()
+	return a
+}
