@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"net/http"
 
@@ -62,6 +63,10 @@ func (s *Server) handleError(err error, c echo.Context) {
 		}
 		c.JSON(he.Code, ErrorBody{ErrorDetail{Code: code, Message: msg}})
 		return
+	}
+	if errors.Is(err, context.DeadlineExceeded) && hindsight.ErrorCode(err) == hindsight.EINTERNAL {
+		// The request's own time ran out: the service is too slow now, not broken.
+		err = &hindsight.Error{Code: hindsight.EUNAVAILABLE, Message: "the request took longer than the server allows; try again", Err: err}
 	}
 	code := hindsight.ErrorCode(err)
 	status, ok := statusOf[code]

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hindsightsec/hindsight"
 	"github.com/hindsightsec/hindsight/api"
 	"github.com/hindsightsec/hindsight/ingest"
 	"github.com/spf13/cobra"
@@ -80,6 +81,18 @@ func (m *Main) serveWith(ctx context.Context, ready func(addr string), n nightly
 	emb, err := m.embedder(ctx)
 	if err != nil {
 		return err
+	}
+	if w, ok := db.(interface {
+		Warm(context.Context, hindsight.Space) error
+	}); ok {
+		// Build the search index before taking requests: on a large store the first search would
+		// otherwise wait for it, past any sensible request timeout.
+		start := time.Now()
+		m.Logger.Info("loading search index")
+		if err := w.Warm(ctx, emb.Space()); err != nil {
+			return fmt.Errorf("load search index: %w", err)
+		}
+		m.Logger.Info("search index loaded", "seconds", time.Since(start).Seconds())
 	}
 	ln, err := net.Listen("tcp", m.Config.Addr)
 	if err != nil {

@@ -54,6 +54,18 @@ func (db *DB) SearchText(ctx context.Context, terms []string, f hindsight.Filter
 	return out, nil
 }
 
+// Warm loads the in-memory search index for a space, so that the first search does not pay for
+// it. On a large store this reads every chunk and builds the vector graph: a server calls it before
+// it starts listening.
+func (db *DB) Warm(ctx context.Context, space hindsight.Space) error {
+	ix, err := db.index.current(ctx, db.r, space.String(), db.cacheChanged)
+	if err != nil {
+		return err
+	}
+	ix.mu.RUnlock()
+	return nil
+}
+
 // cacheChanged keeps the document cache in step with the index refresh: a reload (nil keys with a
 // jump) empties it, a catch-up drops just the documents that changed.
 func (db *DB) cacheChanged(from, to int64, keys []hindsight.DocKey) {
