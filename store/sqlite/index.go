@@ -21,7 +21,8 @@ import (
 // Chunk slots are never reused: a replaced or deleted chunk is marked dead and skipped, and the
 // index is rebuilt whole once dead chunks are a third of all, which keeps postings simple.
 type index struct {
-	mu sync.RWMutex
+	mu       sync.RWMutex
+	filterMu sync.Mutex // guards indexData.filters, which readers fill under mu's read lock
 	indexData
 }
 
@@ -49,9 +50,21 @@ type indexData struct {
 
 	sections  []string
 	sectionID map[string]uint8
+
+	// filters memoises filter results for the index as it stands: the signals of one search, and
+	// searches of one tenant, share them. Emptied whenever the index changes.
+	filters map[string]*filterResult
+}
+
+// filterResult is a filter evaluated over the index: which documents pass, and how many live
+// chunks with a vector they hold.
+type filterResult struct {
+	allowed  []bool
+	accepted int
 }
 
 type idoc struct {
+	vectors    int // live chunks with a vector
 	key        hindsight.DocKey
 	severity   int
 	occurred   int64    // unix nanoseconds; 0 unknown
@@ -160,7 +173,7 @@ func (ix *index) refresh(ctx context.Context, r *sql.DB, space string, changed f
 		// New documents were in no cache; changed and deleted ones are in keys.
 		changed(ix.seq, seq, keys)
 	}
-	ix.seq = seq
+	ix.seq, ix.filters = seq, nil
 	return nil
 }
 
@@ -297,6 +310,7 @@ func (ix *index) addChunk(doc int32, id uint32, section, terms, space string, di
 	ix.liveLen += int64(ch.length)
 	if ch.hasVec {
 		ix.vectors++
+		ix.docs[doc].vectors++
 	}
 	return ch.hasVec, nil
 }
@@ -356,13 +370,30 @@ func (d *idoc) matches(f *hindsight.Filter) bool {
 	return f.MinSeverity.Rank() == 0 || d.severity >= f.MinSeverity.Rank()
 }
 
-// allowed evaluates the filter once per document.
-func (ix *index) allowed(f *hindsight.Filter) []bool {
-	a := make([]bool, len(ix.docs))
-	for i := range ix.docs {
-		a[i] = ix.docs[i].matches(f)
+// filtered evaluates the filter once per document, or returns the memoised result.
+func (ix *index) filtered(f *hindsight.Filter) *filterResult {
+	key := fmt.Sprintf("%q|%t|%q|%q|%d|%d|%s", f.Tenant, f.OtherTenants, f.Kinds, f.Techniques,
+		f.Since.UnixNano(), f.Until.UnixNano(), f.MinSeverity)
+	ix.filterMu.Lock()
+	r := ix.filters[key]
+	ix.filterMu.Unlock()
+	if r != nil {
+		return r
 	}
-	return a
+	r = &filterResult{allowed: make([]bool, len(ix.docs))}
+	for i := range ix.docs {
+		if ix.docs[i].matches(f) {
+			r.allowed[i] = true
+			r.accepted += ix.docs[i].vectors
+		}
+	}
+	ix.filterMu.Lock()
+	if ix.filters == nil || len(ix.filters) >= 64 {
+		ix.filters = map[string]*filterResult{}
+	}
+	ix.filters[key] = r
+	ix.filterMu.Unlock()
+	return r
 }
 
 // BM25 parameters, as in FTS5 and most engines.
@@ -449,16 +480,11 @@ func (ix *index) scoreTerms(qs []queryTerm, allowed []bool, n int) []scored {
 // HNSW index searches chunks with the filter applied inside the search; documents have several
 // chunks, so it asks for more chunks than documents and widens the request until n documents are
 // found or every accepted chunk has been seen.
-func (ix *index) nearest(ctx context.Context, vec []float32, allowed []bool, n int) ([]scored, error) {
+func (ix *index) nearest(ctx context.Context, vec []float32, fr *filterResult, n int) ([]scored, error) {
 	if ix.ann == nil || ix.vectors == 0 {
 		return nil, nil
 	}
-	accepted := 0
-	for c := range ix.chunks {
-		if ch := &ix.chunks[c]; ch.alive && ch.hasVec && allowed[ch.doc] {
-			accepted++
-		}
-	}
+	allowed, accepted := fr.allowed, fr.accepted
 	if accepted == 0 {
 		return nil, nil
 	}
