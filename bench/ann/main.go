@@ -5,8 +5,8 @@
 //
 // From this directory:
 //
-//	go run .              # 100,000 vectors, about five minutes on two cores
-//	go run . -1m          # 1,000,000 vectors: a long run that needs about 10 GB
+//	go run .              # 100,000 vectors, about two minutes on two cores
+//	go run . -1m          # 1,000,000 vectors: about twenty minutes and several GB of memory
 //
 // Every library builds with all processors it can use and answers queries one at a time with
 // GOMAXPROCS set to 1, so latencies are single-threaded. Recall@10 is measured against an exact
@@ -43,6 +43,7 @@ type config struct {
 	efs            []int
 	efConstruction int
 	coderBudget    time.Duration
+	saveIndex      string
 }
 
 func main() {
@@ -60,6 +61,7 @@ func main() {
 	flag.StringVar(&efs, "ef", "32,64,128", "search widths of the HNSW libraries, comma-separated")
 	flag.IntVar(&c.efConstruction, "efc", hnsw.DefaultEfConstruction, "construction width of the HNSW libraries")
 	flag.DurationVar(&c.coderBudget, "coder-budget", 30*time.Minute, "stop coder/hnsw's build after this long and report how far it got")
+	flag.StringVar(&c.saveIndex, "save-index", "", "save Hindsight's index to this file, for retrieval/hnsw's TestMillion to load (HINDSIGHT_BENCH_INDEX)")
 	flag.Parse()
 	if million {
 		c.n = 1_000_000
@@ -112,7 +114,7 @@ func run(ctx context.Context, c config, out, progress io.Writer) error {
 		var err error
 		switch lib {
 		case "hindsight":
-			rs = b.hindsight()
+			rs, err = b.hindsight()
 		case "coder":
 			rs = b.coder()
 		case "chromem":
@@ -170,7 +172,7 @@ func (b *bench) measure(n int, search func(q []float32) []uint32) (p50, p99 time
 
 func (b *bench) rawBytes() float64 { return float64(b.n) * float64(b.dim) * 4 }
 
-func (b *bench) hindsight() []row {
+func (b *bench) hindsight() ([]row, error) {
 	b.logf("hindsight/retrieval/hnsw: building")
 	heap0 := heapBytes()
 	t0 := time.Now()
@@ -183,6 +185,11 @@ func (b *bench) hindsight() []row {
 	build := time.Since(t0)
 	mem := float64(heapBytes()-heap0) / b.rawBytes()
 	b.logf("hindsight/retrieval/hnsw: built in %v; searching", build.Round(time.Second))
+	if b.saveIndex != "" {
+		if err := saveIndex(x, b.saveIndex); err != nil {
+			return nil, err
+		}
+	}
 	var rows []row
 	for _, ef := range b.efs {
 		p50, p99, recall := b.measure(len(b.truth), func(q []float32) []uint32 {
@@ -197,7 +204,19 @@ func (b *bench) hindsight() []row {
 			build: build, built: b.n, p50: p50, p99: p99, recall: recall, memory: mem})
 	}
 	runtime.KeepAlive(x)
-	return rows
+	return rows, nil
+}
+
+func saveIndex(x *hnsw.Index, path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := x.WriteTo(f); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 func (b *bench) coder() []row {

@@ -2,12 +2,12 @@ package hnsw
 
 // Dot returns the dot product of a and b, which is their cosine similarity when both are
 // L2-normalised. It panics if b is shorter than a. On amd64 processors with AVX2 and FMA it runs
-// a vector kernel, about ten times faster than the portable loop at 384 dimensions (BenchmarkDot);
-// the two can differ in the last bits because they add in a different order. Build with the
-// purego tag to use the portable loop everywhere.
+// a vector kernel, about eight times faster than the portable loop at 384 dimensions (15 ns
+// against 116 ns in BenchmarkDot); the two can differ in the last bits because they add in a
+// different order. Build with the purego tag to use the portable loop everywhere.
 func Dot(a, b []float32) float32 {
 	if len(b) < len(a) {
-		panic("hnsw: Dot of vectors of different lengths")
+		panic("hnsw: Dot with b shorter than a")
 	}
 	return dot(a, b[:len(a)])
 }
