@@ -146,6 +146,31 @@ func TestSearchIsTenantScoped(t *testing.T) {
 	}
 }
 
+func TestSearchFilters(t *testing.T) {
+	b := setup(t)
+	hits := func(body string) []string {
+		t.Helper()
+		code, out := b.do(t, "POST", "/v1/search", b.reader, body)
+		if code != 200 {
+			t.Fatalf("%s: %d %s", body, code, out)
+		}
+		var res api.SearchResponse
+		json.Unmarshal(out, &res)
+		var ids []string
+		for _, h := range res.Hits {
+			ids = append(ids, h.ID)
+		}
+		return ids
+	}
+	// THR-A1 is high severity with no time; NOTE-K has neither.
+	if got := hits(`{"text":"kerberoasting rubeus svc_sql","min_severity":"high"}`); len(got) != 1 || got[0] != "THR-A1" {
+		t.Errorf("min_severity high: %v, want THR-A1 only", got)
+	}
+	if got := hits(`{"text":"kerberoasting rubeus svc_sql","since":"2020-01-01T00:00:00Z"}`); len(got) != 0 {
+		t.Errorf("since: %v, want nothing (no case has a time)", got)
+	}
+}
+
 func TestDraftNeverCitesAnotherTenant(t *testing.T) {
 	b := setup(t)
 	threat := map[string]any{"title": "Kerberoasting with Rubeus", "summary": "Rubeus kerberoast requested RC4 TGS tickets for svc_backup from WS-99", "techniques": []string{"T1558.003"}}
@@ -225,6 +250,9 @@ func TestBadInput(t *testing.T) {
 		{"k zero", "/v1/search", `{"text":"x","k":0}`, "k"},
 		{"unknown search kind", "/v1/search", `{"text":"x","kinds":["gadget"]}`, "kinds[0]"},
 		{"bad technique", "/v1/search", `{"text":"x","techniques":["T12"]}`, "techniques[0]"},
+		{"bad severity", "/v1/search", `{"text":"x","min_severity":"severe"}`, "min_severity"},
+		{"bad time", "/v1/search", `{"text":"x","since":"yesterday"}`, "since"},
+		{"until before since", "/v1/search", `{"text":"x","since":"2024-01-02T00:00:00Z","until":"2024-01-01T00:00:00Z"}`, "until"},
 		{"no terms", "/v1/search", `{"text":"the of"}`, "text"},
 		{"unknown draft kind", "/v1/drafts", `{"kind":"poetry","threat":` + threat + `}`, "kind"},
 		{"missing draft kind", "/v1/drafts", `{"threat":` + threat + `}`, "kind"},

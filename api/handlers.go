@@ -21,6 +21,11 @@ type SearchRequest struct {
 	Techniques []string         `json:"techniques"`
 	Kinds      []hindsight.Kind `json:"kinds"`
 	K          *int             `json:"k"`
+	// Since and Until bound when a case occurred (RFC 3339, inclusive); MinSeverity keeps cases
+	// at least this severe. Documents with no time pass only when neither bound is given.
+	Since       string             `json:"since"`
+	Until       string             `json:"until"`
+	MinSeverity hindsight.Severity `json:"min_severity"`
 }
 
 // SearchResponse is the body of a search's answer.
@@ -41,10 +46,27 @@ func (s *Server) postSearch(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	hits, err := s.search.Search(c.Request().Context(), retrieval.Query{
-		Text: req.Text, Techniques: techniques, K: k,
-		Filter: hindsight.Filter{Tenant: keyOf(c).Tenant, Kinds: req.Kinds},
-	})
+	f := hindsight.Filter{Tenant: keyOf(c).Tenant, Kinds: req.Kinds, MinSeverity: req.MinSeverity}
+	if req.MinSeverity != "" && req.MinSeverity.Rank() == 0 {
+		return hindsight.Invalid("min_severity", "must be informational, low, medium, high or critical, got %q", req.MinSeverity)
+	}
+	for _, b := range []struct {
+		field, v string
+		dst      *time.Time
+	}{{"since", req.Since, &f.Since}, {"until", req.Until, &f.Until}} {
+		if b.v == "" {
+			continue
+		}
+		t, err := time.Parse(time.RFC3339, b.v)
+		if err != nil {
+			return hindsight.Invalid(b.field, "must be an RFC 3339 time such as 2024-01-31T00:00:00Z, got %q", b.v)
+		}
+		*b.dst = t
+	}
+	if !f.Since.IsZero() && !f.Until.IsZero() && f.Until.Before(f.Since) {
+		return hindsight.Invalid("until", "is before since")
+	}
+	hits, err := s.search.Search(c.Request().Context(), retrieval.Query{Text: req.Text, Techniques: techniques, K: k, Filter: f})
 	if err != nil {
 		return err
 	}

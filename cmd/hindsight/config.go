@@ -40,6 +40,7 @@ type Config struct {
 	LogLevel string // debug, info, warn, error
 
 	CrossTenant string        // off or anonymized: other tenants' cases as redacted precedent
+	Weights     string        // retrieval weights, e.g. "text=1.5,priors=0"; empty: the defaults
 	LLMFallback bool          // draft extractively, marked, when the model is unavailable
 	LLMTimeout  time.Duration // per model request
 }
@@ -141,6 +142,7 @@ sources.`,
 	pf.StringVar(&m.Config.Index, "index", env("HINDSIGHT_INDEX", ""), "vector index: qdrant://HOST:6334/COLLECTION_PREFIX[?shards=N&replicas=N&on_disk=true&quantization=int8&tls=true] (env HINDSIGHT_INDEX; API key from HINDSIGHT_QDRANT_API_KEY); default: vectors in --db")
 	pf.StringVar(&m.Config.Embedder, "embedder", env("HINDSIGHT_EMBEDDER", "builtin"), "embedder: builtin or ollama:MODEL, e.g. ollama:nomic-embed-text (env HINDSIGHT_EMBEDDER; Ollama's address from OLLAMA_HOST)")
 	pf.StringVar(&m.Config.LLM, "llm", env("HINDSIGHT_LLM", "extractive"), "drafter: extractive or ollama:MODEL, e.g. ollama:llama3.1:8b (env HINDSIGHT_LLM)")
+	pf.StringVar(&m.Config.Weights, "weights", env("HINDSIGHT_WEIGHTS", ""), `retrieval weights, e.g. "vector=1,text=1.5,indicator=0.25,technique=0.5,priors=0.3,diversity=0.3" (env HINDSIGHT_WEIGHTS; measure with hindsight eval retrieval)`)
 	pf.StringVar(&m.Config.CrossTenant, "cross-tenant", env("HINDSIGHT_CROSS_TENANT", "off"), "off, or anonymized: other tenants' cases may ground drafts after every identifying detail is redacted, cited by opaque IDs (env HINDSIGHT_CROSS_TENANT)")
 	pf.BoolVar(&m.Config.LLMFallback, "llm-fallback", env("HINDSIGHT_LLM_FALLBACK", "") == "true", "when the model is unavailable, draft with the extractive drafter and mark the draft (env HINDSIGHT_LLM_FALLBACK=true)")
 	pf.DurationVar(&m.Config.LLMTimeout, "llm-timeout", 2*time.Minute, "longest wait for one model request")
@@ -243,6 +245,13 @@ func (m *Main) services(ctx context.Context) (Store, *retrieval.Retriever, *draf
 		return nil, nil, nil, err
 	}
 	r := retrieval.NewRetriever(db, emb)
+	if m.Config.Weights != "" {
+		w, err := retrieval.ParseWeights(m.Config.Weights, r.Weights())
+		if err != nil {
+			return nil, nil, nil, usageError{fmt.Errorf("--weights: %w", err)}
+		}
+		r = r.WithWeights(w)
+	}
 	var d *draft.Drafter
 	if gen != nil {
 		d = draft.New(r, gen)

@@ -46,7 +46,7 @@ func retrievalConfigs(full retrieval.Weights) []struct {
 }
 
 func (m *Main) evalRetrievalCommand() *cobra.Command {
-	var corpus, weights string
+	var corpus string
 	var k, queries int
 	var seed int64
 	var asJSON bool
@@ -102,10 +102,10 @@ excluded) and scores the rankings against the judgments.`,
 				return fmt.Errorf("ingest %s: %w", corpus, err)
 			}
 			base := retrieval.NewRetriever(db, emb)
-			if weights != "" {
-				w, err := retrieval.ParseWeights(weights, base.Weights())
+			if m.Config.Weights != "" {
+				w, err := retrieval.ParseWeights(m.Config.Weights, base.Weights())
 				if err != nil {
-					return usageError{err}
+					return usageError{fmt.Errorf("--weights: %w", err)}
 				}
 				base = base.WithWeights(w)
 			}
@@ -139,7 +139,6 @@ excluded) and scores the rankings against the judgments.`,
 	f := cmd.Flags()
 	f.StringVar(&corpus, "corpus", "", "folder with threats.jsonl, knowledge.jsonl and judgments.jsonl (default: the built-in sample)")
 	f.IntVar(&k, "k", 10, "cut-off for recall")
-	f.StringVar(&weights, "weights", "", `weights of the full retriever, e.g. "vector=1,text=1.5,technique=0.5,priors=0" (default: the built-in ones)`)
 	f.IntVar(&queries, "queries", 0, "evaluate this many judged queries, drawn at random (0: all)")
 	f.Int64Var(&seed, "seed", 1, "random seed for --queries")
 	f.BoolVar(&asJSON, "json", false, "print the results as JSON")

@@ -95,6 +95,9 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"search", "--embedder", "magic", "--tenant", "a", "x"}, "--embedder"},
 		{[]string{"search", "--nope"}, "unknown flag: --nope"},
 		{[]string{"gen", "--threats", "0", "--out", dir}, "threats"},
+		{[]string{"search", "--db", db, "--tenant", "a", "--min-severity", "severe", "x"}, "--min-severity"},
+		{[]string{"search", "--db", db, "--tenant", "a", "--since", "yesterday", "x"}, "--since"},
+		{[]string{"search", "--db", db, "--tenant", "a", "--weights", "vector=-1", "x"}, "--weights"},
 	} {
 		code, _, errs := run(t, "", tc.args...)
 		if code != exitUsage || !strings.Contains(errs, tc.want) {
@@ -121,6 +124,13 @@ func TestKeysSearchDraft(t *testing.T) {
 	for _, h := range res.Hits {
 		if h.Tenant == "globex" {
 			t.Errorf("search for acme returned globex's %s", h.ID)
+		}
+	}
+	// The records have no severity or time: a severity or time filter keeps none of them.
+	for _, filter := range [][]string{{"--min-severity", "low"}, {"--since", "2020-01-01"}} {
+		code, out, _ = run(t, "", append([]string{"search", "--db", db, "--tenant", "acme", "--json"}, append(filter, "procdump lsass")...)...)
+		if err := json.Unmarshal([]byte(out), &res); err != nil || code != 0 || len(res.Hits) != 0 {
+			t.Errorf("search %v: exit %d, %d hits, want none", filter, code, len(res.Hits))
 		}
 	}
 	code, out, errs := run(t, `{"title":"procdump.exe against lsass.exe","techniques":["T1003.001"]}`, "draft", "--db", db, "--tenant", "acme", "--kind", "remediation", "--json", "-")

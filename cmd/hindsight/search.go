@@ -6,6 +6,7 @@ import (
 	"io"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/hindsightsec/hindsight"
 	"github.com/hindsightsec/hindsight/retrieval"
@@ -13,7 +14,7 @@ import (
 )
 
 func (m *Main) searchCommand() *cobra.Command {
-	var tenant string
+	var tenant, since, until, minSeverity string
 	var kinds, techniques []string
 	var k int
 	var asJSON bool
@@ -41,12 +42,30 @@ func (m *Main) searchCommand() *cobra.Command {
 					return usagef("--technique: %q is not an ATT&CK technique ID (want T1234 or T1234.567)", t)
 				}
 			}
+			f := hindsight.Filter{Tenant: tenant, Kinds: ks, MinSeverity: hindsight.Severity(minSeverity)}
+			if minSeverity != "" && f.MinSeverity.Rank() == 0 {
+				return usagef("--min-severity: want informational, low, medium, high or critical, got %q", minSeverity)
+			}
+			for _, b := range []struct {
+				flag, v string
+				dst     *time.Time
+			}{{"--since", since, &f.Since}, {"--until", until, &f.Until}} {
+				if b.v == "" {
+					continue
+				}
+				t, err := time.Parse(time.RFC3339, b.v)
+				if err != nil {
+					if t, err = time.Parse(time.DateOnly, b.v); err != nil {
+						return usagef("%s: want a date (2024-01-31) or an RFC 3339 time, got %q", b.flag, b.v)
+					}
+				}
+				*b.dst = t
+			}
 			_, r, _, err := m.services(cmd.Context())
 			if err != nil {
 				return err
 			}
-			hits, err := r.Search(cmd.Context(), retrieval.Query{Text: text, Techniques: techniques, K: k,
-				Filter: hindsight.Filter{Tenant: tenant, Kinds: ks}})
+			hits, err := r.Search(cmd.Context(), retrieval.Query{Text: text, Techniques: techniques, K: k, Filter: f})
 			if err != nil {
 				return err
 			}
@@ -66,6 +85,9 @@ func (m *Main) searchCommand() *cobra.Command {
 	f.StringArrayVar(&techniques, "technique", nil, "ATT&CK technique of the new threat (repeatable); ranks by overlap")
 	f.IntVar(&k, "k", 10, "number of hits")
 	f.BoolVar(&asJSON, "json", false, `print {"hits": [...]} as JSON`)
+	f.StringVar(&since, "since", "", "keep cases that occurred on or after this date or time")
+	f.StringVar(&until, "until", "", "keep cases that occurred on or before this date or time")
+	f.StringVar(&minSeverity, "min-severity", "", "keep cases at least this severe: informational, low, medium, high or critical")
 	return cmd
 }
 
