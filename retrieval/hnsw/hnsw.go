@@ -7,11 +7,12 @@
 // the raw vectors.
 //
 // Deleting or replacing a vector leaves a tombstone: it is never returned, but the graph keeps
-// routing through it, so recall does not drop. Tombstones cost memory and search time; rebuild
-// the index when Deleted grows large compared with Len.
+// routing through it, so deletions do not cut paths between the vectors that remain. Tombstones
+// cost memory and search time; rebuild the index when Deleted grows large compared with Len.
 //
-// Search may run from many goroutines at once while one goroutine writes; writes exclude
-// searches only while they hold the index's lock, which AddBatch releases every 1024 vectors.
+// All methods are safe for concurrent use. Searches share a read lock and run in parallel;
+// writes take the write lock one at a time, and AddBatch releases it every 1024 vectors so that
+// searches are not held up for a whole bulk load.
 package hnsw
 
 import (
