@@ -32,6 +32,16 @@ type Record struct {
 // have none; when it is set, records for any other tenant are rejected. The error is non-nil only
 // when the input cannot be read or fn fails.
 func ReadJSONL(r io.Reader, file, defaultTenant string, fn func(Record) error) ([]hindsight.Rejection, error) {
+	return readLines(r, file, func(b []byte) (Record, *hindsight.Rejection) {
+		doc, rej := ParseRecord(b, defaultTenant)
+		return Record{Doc: doc}, rej
+	}, fn)
+}
+
+// readLines is the loop of the line-oriented readers: it parses each non-blank line with parse
+// and hands valid records to fn, with their file and line, in order. Lines that do not parse, or
+// are longer than maxLine, become rejections naming the file and line; they never stop the read.
+func readLines(r io.Reader, file string, parse func([]byte) (Record, *hindsight.Rejection), fn func(Record) error) ([]hindsight.Rejection, error) {
 	br := bufio.NewReaderSize(r, 64<<10)
 	var rejected []hindsight.Rejection
 	for line := 1; ; line++ {
@@ -39,12 +49,15 @@ func ReadJSONL(r io.Reader, file, defaultTenant string, fn func(Record) error) (
 		if len(b) > maxLine {
 			rejected = append(rejected, hindsight.Rejection{File: file, Line: line, Error: fmt.Sprintf("line is longer than %d bytes", maxLine)})
 		} else if len(bytes.TrimSpace(b)) > 0 {
-			doc, rej := ParseRecord(b, defaultTenant)
+			rec, rej := parse(b)
 			if rej != nil {
 				rej.File, rej.Line = file, line
 				rejected = append(rejected, *rej)
-			} else if err := fn(Record{Doc: doc, File: file, Line: line}); err != nil {
-				return rejected, err
+			} else {
+				rec.File, rec.Line = file, line
+				if err := fn(rec); err != nil {
+					return rejected, err
+				}
 			}
 		}
 		if err == io.EOF {

@@ -1,7 +1,6 @@
 package ingest
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
@@ -18,27 +17,10 @@ import (
 // defaultTenant fills the tenant of pairs that have none; when it is set, pairs for any other tenant
 // are rejected. The error is non-nil only when the input cannot be read or fn fails.
 func ReadPairs(r io.Reader, file, defaultTenant string, fn func(Record) error) ([]hindsight.Rejection, error) {
-	br := bufio.NewReaderSize(r, 64<<10)
-	var rejected []hindsight.Rejection
-	for line := 1; ; line++ {
-		b, err := readLine(br)
-		if len(b) > maxLine {
-			rejected = append(rejected, hindsight.Rejection{File: file, Line: line, Error: fmt.Sprintf("line is longer than %d bytes", maxLine)})
-		} else if len(bytes.TrimSpace(b)) > 0 {
-			p, rej := ParsePair(b, defaultTenant)
-			if rej != nil {
-				rej.File, rej.Line = file, line
-				rejected = append(rejected, *rej)
-			} else if err := fn(Record{Pair: p, File: file, Line: line}); err != nil {
-				return rejected, err
-			}
-		}
-		if err == io.EOF {
-			return rejected, nil
-		} else if err != nil {
-			return rejected, fmt.Errorf("read %s: %w", file, err)
-		}
-	}
+	return readLines(r, file, func(b []byte) (Record, *hindsight.Rejection) {
+		p, rej := ParsePair(b, defaultTenant)
+		return Record{Pair: p}, rej
+	}, fn)
 }
 
 // ParsePair decodes and validates one eval pair: id (the draft's ID), kind (remediation, hunting or
