@@ -1,6 +1,9 @@
 package hindsight
 
-import "time"
+import (
+	"slices"
+	"time"
+)
 
 // DraftKind is what a draft recommends.
 type DraftKind string
@@ -121,4 +124,32 @@ type Pair struct {
 	Final         string    `json:"final"`
 	Ratings       Ratings   `json:"ratings"`
 	CreatedAt     time.Time `json:"created_at"`
+}
+
+// ImportedReviewer is the reviewer of every review stored by importing an eval pair, so that
+// imported reviews can be told from reviews made through the API.
+const ImportedReviewer = "import"
+
+// ImportedReviewID is the ID of the one review a store keeps for an imported pair. Reviews made
+// through the API have IDs of hex digits after "REV-", so the two never meet.
+func ImportedReviewID(pairID string) string { return "REV-IMPORT-" + pairID }
+
+// AsDraft returns the draft a pair is stored as: its ID, tenant, kind, model, prompt version, text
+// and time; its threat holds only the pair's techniques; it has no recommendations or sources.
+func (p *Pair) AsDraft() *Draft {
+	return &Draft{
+		ID: p.ID, Tenant: p.Tenant, Kind: p.Kind, Text: p.Draft, Model: p.Model, PromptVersion: p.PromptVersion,
+		Recommendations: []Recommendation{}, Sources: []Source{},
+		Threat:    Document{Kind: KindThreat, Tenant: p.Tenant, Techniques: slices.Clone(p.Techniques)},
+		CreatedAt: p.CreatedAt.UTC(),
+	}
+}
+
+// Matches reports whether a stored draft and one of its reviews say what the pair says. Created
+// times are compared for the draft only: a review made through the API is later than its draft.
+func (p *Pair) Matches(d *Draft, r *Review) bool {
+	return d.Tenant == p.Tenant && d.Kind == p.Kind && d.Text == p.Draft && d.Model == p.Model &&
+		d.PromptVersion == p.PromptVersion && d.CreatedAt.Equal(p.CreatedAt) &&
+		slices.Equal(d.Threat.Techniques, p.Techniques) &&
+		r.Final == p.Final && r.Ratings == p.Ratings
 }

@@ -39,7 +39,7 @@ func TestImportPairs(t *testing.T) {
 			t.Errorf("draft = %+v", d)
 		}
 		rs, err := db.FindReviews(ctx, "acme", "DRF-1")
-		if err != nil || len(rs) != 1 || rs[0].Final != "final one" || rs[0].Reviewer != postgres.ImportedReviewer || rs[0].Ratings.Completeness != 3 {
+		if err != nil || len(rs) != 1 || rs[0].Final != "final one" || rs[0].Reviewer != hindsight.ImportedReviewer || rs[0].Ratings.Completeness != 3 {
 			t.Errorf("reviews = %+v, %v", rs, err)
 		}
 		if _, err := db.FindDraftByID(ctx, "globex", "DRF-1"); hindsight.ErrorCode(err) != hindsight.ENOTFOUND {

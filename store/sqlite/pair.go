@@ -5,23 +5,14 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
-	"slices"
 
 	"github.com/hindsightsec/hindsight"
 )
 
-// ImportedReviewer is the reviewer of every review that ImportPairs stores, so that imported reviews
-// can be told from reviews made through the API.
-const ImportedReviewer = "import"
-
-// importedReviewID is the ID of the one review ImportPairs keeps for a pair. Reviews made through the
-// API have IDs of hex digits after "REV-", so the two can never meet.
-func importedReviewID(pairID string) string { return "REV-IMPORT-" + pairID }
-
 // ImportPairs stores eval pairs (hindsight.Pair) as drafts, each with one imported review, in one
 // transaction. The draft has the pair's ID, tenant, kind, model, prompt version, created_at and the
 // draft text (its threat holds only the pair's techniques; it has no recommendations or sources);
-// the review, by ImportedReviewer, has the final text, the ratings and created_at.
+// the review, by hindsight.ImportedReviewer, has the final text, the ratings and created_at.
 //
 // It is idempotent. A pair already imported with the same content is unchanged. A changed pair
 // replaces its draft and its imported review, and leaves every review made through the API alone.
@@ -71,7 +62,7 @@ func importPair(ctx context.Context, tx *sql.Tx, p *hindsight.Pair) (pairOutcome
 	if p.ID == "" {
 		return 0, hindsight.Invalid("id", "a pair needs an ID")
 	}
-	d := pairDraft(p)
+	d := p.AsDraft()
 	b, err := json.Marshal(d)
 	if err != nil {
 		return 0, err
@@ -104,28 +95,28 @@ func importPair(ctx context.Context, tx *sql.Tx, p *hindsight.Pair) (pairOutcome
 	}
 	var imported *hindsight.Review
 	for _, r := range reviews {
-		if r.ID == importedReviewID(p.ID) {
+		if r.ID == hindsight.ImportedReviewID(p.ID) {
 			imported = r
 		}
 	}
 	if imported == nil {
 		// A draft made through the API: the pair may only be its own export.
 		for _, r := range reviews {
-			if samePair(p, &old, r) {
+			if p.Matches(&old, r) {
 				return pairUnchanged, nil
 			}
 		}
 		return 0, &hindsight.Error{Code: hindsight.ECONFLICT, Field: "id",
 			Message: fmt.Sprintf("draft %q was made through the API and differs from the pair; pairs never overwrite it", p.ID)}
 	}
-	if samePair(p, &old, imported) {
+	if p.Matches(&old, imported) {
 		return pairUnchanged, nil
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE drafts SET kind = ?, model = ?, prompt_version = ?, created_at = ?, draft = ? WHERE id = ?`,
 		string(d.Kind), d.Model, d.PromptVersion, d.CreatedAt.UnixNano(), string(b), d.ID); err != nil {
 		return 0, fmt.Errorf("import pair %s: %w", p.ID, err)
 	}
-	if _, err := tx.ExecContext(ctx, "DELETE FROM reviews WHERE id = ?", importedReviewID(p.ID)); err != nil {
+	if _, err := tx.ExecContext(ctx, "DELETE FROM reviews WHERE id = ?", hindsight.ImportedReviewID(p.ID)); err != nil {
 		return 0, fmt.Errorf("import pair %s: %w", p.ID, err)
 	}
 	if err := insertImportedReview(ctx, tx, p); err != nil {
@@ -134,19 +125,9 @@ func importPair(ctx context.Context, tx *sql.Tx, p *hindsight.Pair) (pairOutcome
 	return pairUpdated, nil
 }
 
-// pairDraft is the draft a pair is stored as.
-func pairDraft(p *hindsight.Pair) *hindsight.Draft {
-	return &hindsight.Draft{
-		ID: p.ID, Tenant: p.Tenant, Kind: p.Kind, Text: p.Draft, Model: p.Model, PromptVersion: p.PromptVersion,
-		Recommendations: []hindsight.Recommendation{}, Sources: []hindsight.Source{},
-		Threat:    hindsight.Document{Kind: hindsight.KindThreat, Tenant: p.Tenant, Techniques: slices.Clone(p.Techniques)},
-		CreatedAt: p.CreatedAt.UTC(),
-	}
-}
-
 func insertImportedReview(ctx context.Context, tx *sql.Tx, p *hindsight.Pair) error {
 	_, err := tx.ExecContext(ctx, `INSERT INTO reviews (id, draft_id, tenant, reviewer, final, accuracy, clarity, completeness, comment, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, '', ?)`, importedReviewID(p.ID), p.ID, p.Tenant, ImportedReviewer, p.Final,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, '', ?)`, hindsight.ImportedReviewID(p.ID), p.ID, p.Tenant, hindsight.ImportedReviewer, p.Final,
 		p.Ratings.Accuracy, p.Ratings.Clarity, p.Ratings.Completeness, p.CreatedAt.UnixNano())
 	if err != nil {
 		return fmt.Errorf("import pair %s: review: %w", p.ID, err)
@@ -172,13 +153,4 @@ func draftReviews(ctx context.Context, tx *sql.Tx, draftID string) ([]*hindsight
 		out = append(out, &r)
 	}
 	return out, rows.Err()
-}
-
-// samePair reports whether a stored draft and one of its reviews say what the pair says. Created
-// times are compared for the draft only: a review made through the API is later than its draft.
-func samePair(p *hindsight.Pair, d *hindsight.Draft, r *hindsight.Review) bool {
-	return d.Tenant == p.Tenant && d.Kind == p.Kind && d.Text == p.Draft && d.Model == p.Model &&
-		d.PromptVersion == p.PromptVersion && d.CreatedAt.Equal(p.CreatedAt) &&
-		slices.Equal(d.Threat.Techniques, p.Techniques) &&
-		r.Final == p.Final && r.Ratings == p.Ratings
 }
