@@ -172,6 +172,19 @@ func (x *Index) Contains(id uint32) bool {
 	return ok
 }
 
+// IDs returns the ids the index holds, tombstones excluded, in the order they were added.
+func (x *Index) IDs() []uint32 {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	out := make([]uint32, 0, x.live)
+	for s, id := range x.ids {
+		if !x.dead[s] {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
 // Grow makes room for n more vectors, so that a caller who knows how many it will add pays for
 // one allocation of the exact size instead of repeated doubling. AddBatch grows by itself.
 func (x *Index) Grow(n int) {

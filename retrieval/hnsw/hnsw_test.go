@@ -2,6 +2,7 @@ package hnsw
 
 import (
 	"bytes"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"sync"
@@ -203,6 +204,16 @@ func TestDelete(t *testing.T) {
 	}
 	if x.Contains(0) || !x.Contains(1) {
 		t.Error("Contains disagrees with the deletions")
+	}
+	ids := x.IDs()
+	if len(ids) != n/2 {
+		t.Fatalf("IDs has %d ids, want %d", len(ids), n/2)
+	}
+	slices.Sort(ids)
+	for i, id := range ids {
+		if id != uint32(2*i+1) {
+			t.Fatalf("IDs()[%d] = %d after sorting, want %d", i, id, 2*i+1)
+		}
 	}
 	odd := func(i uint32) bool { return i%2 == 1 }
 	var recall float64
@@ -422,5 +433,28 @@ func TestPanics(t *testing.T) {
 			}()
 			f()
 		}()
+	}
+}
+
+func TestScores(t *testing.T) {
+	t.Parallel()
+	const dim = 16
+	vecs, queries := hnswtest.Clustered(200, 5, dim, 4, 1)
+	x := New(dim, Options{Seed: 1})
+	x.AddBatch(seq(200), vecs)
+	x.Delete(7)
+	q := queries[:dim]
+	got := x.Scores(q, []uint32{3, 7, 150, 999}, nil)
+	if len(got) != 4 {
+		t.Fatalf("Scores returned %d values for 4 ids", len(got))
+	}
+	for i, id := range []uint32{3, 150} {
+		want := dotGeneric(q, vecs[int(id)*dim:(int(id)+1)*dim])
+		if g := got[[]int{0, 2}[i]]; math.Abs(float64(g-want)) > 1e-5 {
+			t.Errorf("score of %d = %v, want %v", id, g, want)
+		}
+	}
+	if !math.IsNaN(float64(got[1])) || !math.IsNaN(float64(got[3])) {
+		t.Errorf("deleted and unknown ids scored %v and %v, want NaN", got[1], got[3])
 	}
 }

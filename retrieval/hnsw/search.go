@@ -153,6 +153,25 @@ func (x *Index) searchLayer(sc *searcher, q []float32, ef, l int, b *builder, f 
 	return true
 }
 
+// Scores returns the score (dot product with q) of each of ids, in out (grown when too short),
+// NaN for an id the index does not hold. It is the exact search of a caller that already knows
+// which few ids may match: scoring them costs one dot product each, where Search's exact scan
+// asks its filter about every vector. It panics if len(q) is not Dim().
+func (x *Index) Scores(q []float32, ids []uint32, out []float32) []float32 {
+	x.checkDim(len(q), "Scores")
+	out = slices.Grow(out[:0], len(ids))[:len(ids)]
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	for i, id := range ids {
+		if s, ok := x.slotOf(id); ok {
+			out[i] = dot(q, x.vec(s))
+		} else {
+			out[i] = float32(math.NaN())
+		}
+	}
+	return out
+}
+
 // exact scores every live vector that accept accepts and returns the best k.
 func (x *Index) exact(sc *searcher, q []float32, k int, accept func(uint32) bool) []Result {
 	sc.res = sc.res[:0]

@@ -58,6 +58,10 @@ func Open(ctx context.Context, path string, logger *slog.Logger) (*DB, error) {
 	}
 	r.SetMaxOpenConns(max(4, runtime.GOMAXPROCS(0)))
 	db := &DB{path: path, w: w, r: r, logger: logger}
+	db.index.logger = logger
+	if path != ":memory:" && !strings.HasPrefix(path, "file:") {
+		db.index.file = path + annSuffix
+	}
 	if err := db.migrate(ctx); err != nil {
 		db.Close()
 		return nil, err
@@ -65,8 +69,10 @@ func Open(ctx context.Context, path string, logger *slog.Logger) (*DB, error) {
 	return db, nil
 }
 
-// Close closes the store.
+// Close closes the store. It first waits for the search index's vector graph to be saved, and
+// saves it if it changed much since it was last saved or loaded.
 func (db *DB) Close() error {
+	db.index.close()
 	return errors.Join(db.r.Close(), db.w.Close())
 }
 
