@@ -3,11 +3,15 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
+	"io/fs"
+	"log/slog"
 	"math"
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/hindsightsec/hindsight"
 	"github.com/hindsightsec/hindsight/retrieval/hnsw"
@@ -24,6 +28,13 @@ type index struct {
 	mu       sync.RWMutex
 	filterMu sync.Mutex // guards indexData.filters, which readers fill under mu's read lock
 	indexData
+
+	// file is where the vector graph is saved and loaded from (annfile.go); empty for a store
+	// that is not a file.
+	file   string
+	logger *slog.Logger
+	saveMu sync.Mutex     // one save at a time
+	saves  sync.WaitGroup // saves under way; Close waits for them
 }
 
 // indexData is the index's content, replaced whole on a reload.
@@ -33,13 +44,16 @@ type indexData struct {
 	space  string // the space whose vectors are held; chunks of other spaces have none
 	dim    int
 
-	docs   []idoc
-	slotOf map[int64]int32 // documents.id → doc slot
+	docs        []idoc
+	slotOf      map[int64]int32    // documents.id → doc slot
+	byTechnique map[string][]int32 // technique (parents included) → doc slots, dead ones too
 
 	chunks  []ichunk
-	slotOfC map[uint32]int32 // chunks.id → chunk slot
-	ann     *hnsw.Index      // vectors of the chunks embedded in space, keyed by chunks.id
-	vectors int              // live chunks with a vector
+	slotOfC chunkSlots  // chunks.id → chunk slot
+	ann     *hnsw.Index // vectors of the chunks embedded in space, keyed by chunks.id
+	vectors int         // live chunks with a vector
+	storeID string      // the store's identity, which a saved graph must carry
+	unsaved int         // vectors added to or deleted from ann since it was saved or loaded
 
 	termIDs  map[string]int32
 	postings [][]posting // by term ID
@@ -61,6 +75,9 @@ type indexData struct {
 type filterResult struct {
 	allowed  []bool
 	accepted int
+	// docs lists the allowed documents when the filter was evaluated from technique postings
+	// (few documents); nil otherwise.
+	docs []int32
 }
 
 type idoc struct {
@@ -174,18 +191,102 @@ func (ix *index) refresh(ctx context.Context, r *sql.DB, space string, changed f
 		changed(ix.seq, seq, keys)
 	}
 	ix.seq, ix.filters = seq, nil
+	ix.save(max(5000, ix.vectors/10))
 	return nil
 }
 
-// reload rebuilds the index from every chunk.
+// reload rebuilds the index from every chunk. The vector graph is loaded from the file it was
+// saved to, when there is one of this store and space, and brought up to date; otherwise it is
+// built from the chunks' vectors and then saved.
 func (ix *index) reload(ctx context.Context, tx *sql.Tx, space string, seq int64) error {
-	ix.indexData = indexData{space: space, slotOf: map[int64]int32{}, slotOfC: map[uint32]int32{}, termIDs: map[string]int32{},
+	ix.indexData = indexData{space: space, slotOf: map[int64]int32{}, byTechnique: map[string][]int32{}, termIDs: map[string]int32{},
 		sectionID: map[string]uint8{}}
+	if err := tx.QueryRowContext(ctx, "SELECT value FROM store_meta WHERE key = 'store_id'").Scan(&ix.storeID); err != nil {
+		return fmt.Errorf("read store identity: %w", err)
+	}
+	fromFile := ix.loadSaved(space, seq)
 	if err := ix.loadDocs(ctx, tx, nil); err != nil {
 		return err
 	}
 	ix.loaded, ix.seq = true, seq
+	if fromFile {
+		// Chunks deleted since the graph was saved are still in it.
+		for _, id := range ix.ann.IDs() {
+			if c, ok := ix.slotOfC.get(id); !ok || !ix.chunks[c].hasVec {
+				ix.ann.Delete(id)
+				ix.unsaved++
+			}
+		}
+		if ix.ann.Deleted() > ix.ann.Len()/2+1000 {
+			// Mostly tombstones: a graph built afresh is smaller and searches faster.
+			ix.logger.Info("vector graph has too many deleted vectors; building it again", "file", ix.file,
+				"vectors", ix.ann.Len(), "deleted", ix.ann.Deleted())
+			ix.indexData = indexData{space: space, slotOf: map[int64]int32{}, byTechnique: map[string][]int32{}, termIDs: map[string]int32{},
+				sectionID: map[string]uint8{}, storeID: ix.storeID}
+			if err := ix.loadDocs(ctx, tx, nil); err != nil {
+				return err
+			}
+			ix.loaded, ix.seq, fromFile = true, seq, false
+		}
+	}
+	if fromFile {
+		ix.save(max(1000, ix.vectors/20))
+	} else {
+		ix.save(1)
+	}
 	return nil
+}
+
+// loadSaved loads the saved vector graph of space into ix.ann, if there is one of this store that
+// is not ahead of seq, and reports whether it did.
+func (ix *index) loadSaved(space string, seq int64) bool {
+	if ix.file == "" {
+		return false
+	}
+	start := time.Now()
+	ann, err := loadANN(ix.file, annHeader{storeID: ix.storeID, space: space, seq: seq})
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return false
+	case err != nil:
+		ix.logger.Warn("saved vector graph not used; building it from the store", "file", ix.file, "reason", err)
+		return false
+	}
+	ix.ann, ix.dim = ann, ann.Dim()
+	ix.logger.Info("vector graph loaded", "file", ix.file, "vectors", ann.Len(), "seconds", time.Since(start).Seconds())
+	return true
+}
+
+// save writes the vector graph to its file in the background when at least min vectors changed
+// since it was last saved or loaded, unless a save is already under way (the next call saves
+// then). It is called with mu held, so the graph and the change-log position agree; the save
+// itself holds only the graph's read lock.
+func (ix *index) save(min int) {
+	if ix.file == "" || ix.ann == nil || ix.unsaved < min || !ix.saveMu.TryLock() {
+		return
+	}
+	h, ann := annHeader{storeID: ix.storeID, space: ix.space, seq: ix.seq}, ix.ann
+	ix.unsaved = 0
+	ix.saves.Add(1)
+	go func() {
+		defer ix.saves.Done()
+		defer ix.saveMu.Unlock()
+		start := time.Now()
+		if err := saveANN(ix.file, h, ann); err != nil {
+			ix.logger.Warn("vector graph not saved; the next start builds it again", "file", ix.file, "error", err)
+			return
+		}
+		ix.logger.Info("vector graph saved", "file", ix.file, "vectors", ann.Len(), "seconds", time.Since(start).Seconds())
+	}()
+}
+
+// close waits for a save under way, and saves the graph if it changed much since.
+func (ix *index) close() {
+	ix.saves.Wait()
+	ix.mu.Lock()
+	ix.save(max(1000, ix.vectors/100))
+	ix.mu.Unlock()
+	ix.saves.Wait()
 }
 
 // loadDocs adds documents (all of them when ids is nil) with their chunks.
@@ -212,7 +313,14 @@ func (ix *index) loadDocs(ctx context.Context, tx *sql.Tx, ids []int64) error {
 		techs[id] = append(techs[id], t)
 	}
 	trows.Close()
-	rows, err := tx.QueryContext(ctx, `SELECT d.id, d.tenant, d.kind, d.doc_id, d.severity, d.occurred_at, d.space, c.id, c.section, c.terms, c.vector
+	// A graph loaded from its file already holds the vectors of most chunks: read only their
+	// sizes, and the vectors of the chunks it lacks afterwards.
+	sizesOnly := ids == nil && ix.ann != nil
+	vectorCol := "c.vector"
+	if sizesOnly {
+		vectorCol = "length(c.vector)"
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT d.id, d.tenant, d.kind, d.doc_id, d.severity, d.occurred_at, d.space, c.id, c.section, c.terms, `+vectorCol+`
 		FROM documents d JOIN chunks c ON c.doc = d.id`+where+` ORDER BY d.id, c.seq`, args...)
 	if err != nil {
 		return fmt.Errorf("load chunks: %w", err)
@@ -221,13 +329,18 @@ func (ix *index) loadDocs(ctx context.Context, tx *sql.Tx, ids []int64) error {
 	last := int64(-1)
 	var slot int32
 	var blob []byte
-	var pendingIDs []uint32
+	var size int64
+	vector := any(&blob)
+	if sizesOnly {
+		vector = &size
+	}
+	var pendingIDs, missing []uint32
 	var pendingVecs []float32
 	for rows.Next() {
 		var id, sev, cid int64
 		var tenant, kind, docID, space, section, terms string
 		var occurred sql.NullInt64
-		if err := rows.Scan(&id, &tenant, &kind, &docID, &sev, &occurred, &space, &cid, &section, &terms, &blob); err != nil {
+		if err := rows.Scan(&id, &tenant, &kind, &docID, &sev, &occurred, &space, &cid, &section, &terms, vector); err != nil {
 			return err
 		}
 		if id != last {
@@ -237,13 +350,23 @@ func (ix *index) loadDocs(ctx context.Context, tx *sql.Tx, ids []int64) error {
 			ix.docs = append(ix.docs, idoc{key: hindsight.DocKey{Tenant: tenant, Kind: hindsight.Kind(kind), ID: docID},
 				severity: int(sev), occurred: occurred.Int64, techniques: ts, alive: true})
 			ix.slotOf[id] = slot
+			for _, t := range ts {
+				ix.byTechnique[t] = append(ix.byTechnique[t], slot)
+			}
 			last = id
 		}
-		hasVec, err := ix.addChunk(slot, uint32(cid), section, terms, space, len(blob)/4)
+		if !sizesOnly {
+			size = int64(len(blob))
+		}
+		hasVec, err := ix.addChunk(slot, uint32(cid), section, terms, space, int(size/4))
 		if err != nil {
 			return err
 		}
-		if hasVec {
+		switch {
+		case !hasVec || (ix.ann != nil && ix.ann.Contains(uint32(cid))):
+		case sizesOnly:
+			missing = append(missing, uint32(cid))
+		default:
 			pendingIDs = append(pendingIDs, uint32(cid))
 			pendingVecs = decodeVector(pendingVecs, blob)
 		}
@@ -251,12 +374,38 @@ func (ix *index) loadDocs(ctx context.Context, tx *sql.Tx, ids []int64) error {
 	if err := rows.Err(); err != nil {
 		return err
 	}
+	rows.Close()
+	for i := 0; i < len(missing); i += 500 {
+		batch := missing[i:min(i+500, len(missing))]
+		args := make([]any, len(batch))
+		for j, id := range batch {
+			args[j] = id
+		}
+		vrows, err := tx.QueryContext(ctx, "SELECT id, vector FROM chunks WHERE id IN ("+placeholders(len(batch))+")", args...)
+		if err != nil {
+			return fmt.Errorf("load vectors: %w", err)
+		}
+		for vrows.Next() {
+			var cid int64
+			if err := vrows.Scan(&cid, &blob); err != nil {
+				vrows.Close()
+				return err
+			}
+			pendingIDs = append(pendingIDs, uint32(cid))
+			pendingVecs = decodeVector(pendingVecs, blob)
+		}
+		vrows.Close()
+		if err := vrows.Err(); err != nil {
+			return err
+		}
+	}
 	if len(pendingIDs) > 0 {
 		if ix.ann == nil {
 			ix.ann = hnsw.New(ix.dim, hnsw.Options{EfSearch: annEfSearch})
 		}
 		// AddBatch inserts with several goroutines; a reload of a large store is mostly this.
 		ix.ann.AddBatch(pendingIDs, pendingVecs)
+		ix.unsaved += len(pendingIDs)
 	}
 	return nil
 }
@@ -304,7 +453,7 @@ func (ix *index) addChunk(doc int32, id uint32, section, terms, space string, di
 		ch.hasVec = dim == ix.dim
 	}
 	ix.chunks = append(ix.chunks, ch)
-	ix.slotOfC[id] = c
+	ix.slotOfC.set(id, c)
 	ix.docs[doc].chunks = append(ix.docs[doc].chunks, c)
 	ix.live++
 	ix.liveLen += int64(ch.length)
@@ -336,8 +485,9 @@ func (ix *index) removeDoc(id int64) {
 		if ch.hasVec {
 			ix.vectors--
 			ix.ann.Delete(ch.id)
+			ix.unsaved++
 		}
-		delete(ix.slotOfC, ch.id)
+		ix.slotOfC.clear(ch.id)
 	}
 }
 
@@ -370,7 +520,9 @@ func (d *idoc) matches(f *hindsight.Filter) bool {
 	return f.MinSeverity.Rank() == 0 || d.severity >= f.MinSeverity.Rank()
 }
 
-// filtered evaluates the filter once per document, or returns the memoised result.
+// filtered evaluates the filter, or returns the memoised result. A filter without techniques is
+// evaluated once per document; one with techniques is the same filter without them (memoised:
+// the searches of one tenant share it) narrowed to the documents that have one of them.
 func (ix *index) filtered(f *hindsight.Filter) *filterResult {
 	key := fmt.Sprintf("%q|%t|%q|%q|%d|%d|%s", f.Tenant, f.OtherTenants, f.Kinds, f.Techniques,
 		f.Since.UnixNano(), f.Until.UnixNano(), f.MinSeverity)
@@ -381,10 +533,25 @@ func (ix *index) filtered(f *hindsight.Filter) *filterResult {
 		return r
 	}
 	r = &filterResult{allowed: make([]bool, len(ix.docs))}
-	for i := range ix.docs {
-		if ix.docs[i].matches(f) {
-			r.allowed[i] = true
-			r.accepted += ix.docs[i].vectors
+	if len(f.Techniques) == 0 {
+		for i := range ix.docs {
+			if ix.docs[i].matches(f) {
+				r.allowed[i] = true
+				r.accepted += ix.docs[i].vectors
+			}
+		}
+	} else {
+		base := *f
+		base.Techniques = nil
+		allowed := ix.filtered(&base).allowed
+		for _, t := range f.Techniques {
+			for _, d := range ix.byTechnique[t] {
+				if allowed[d] && !r.allowed[d] {
+					r.allowed[d] = true
+					r.accepted += ix.docs[d].vectors
+					r.docs = append(r.docs, d)
+				}
+			}
 		}
 	}
 	ix.filterMu.Lock()
@@ -394,6 +561,30 @@ func (ix *index) filtered(f *hindsight.Filter) *filterResult {
 	ix.filters[key] = r
 	ix.filterMu.Unlock()
 	return r
+}
+
+// chunkSlots maps chunk row IDs to chunk slots. Row IDs are handed out in order and never reused,
+// so a table indexed by them is dense; it holds slot+1, 0 for none.
+type chunkSlots []int32
+
+func (t chunkSlots) get(id uint32) (int32, bool) {
+	if int(id) < len(t) && t[id] > 0 {
+		return t[id] - 1, true
+	}
+	return 0, false
+}
+
+func (t *chunkSlots) set(id uint32, slot int32) {
+	if int(id) >= len(*t) {
+		*t = append(*t, make([]int32, max(int(id)+1-len(*t), len(*t)/2))...)
+	}
+	(*t)[id] = slot + 1
+}
+
+func (t chunkSlots) clear(id uint32) {
+	if int(id) < len(t) {
+		t[id] = 0
+	}
 }
 
 // BM25 parameters, as in FTS5 and most engines.
@@ -449,7 +640,8 @@ func (ix *index) bm25(terms []string, allowed []bool, n int) []scored {
 func (ix *index) scoreTerms(qs []queryTerm, allowed []bool, n int) []scored {
 	N := float64(ix.live)
 	avg := float64(ix.liveLen) / N
-	acc := map[int32]float32{}
+	sc := ix.scratch()
+	defer scratchPool.Put(sc)
 	for _, q := range qs {
 		df := float64(q.df)
 		idf := math.Log(1 + (N-df+0.5)/(df+0.5))
@@ -459,21 +651,60 @@ func (ix *index) scoreTerms(qs []queryTerm, allowed []bool, n int) []scored {
 				continue
 			}
 			tf := float64(p.tf)
-			acc[p.chunk] += float32(idf * tf * (bm25K1 + 1) / (tf + bm25K1*(1-bm25B+bm25B*float64(ch.length)/avg)))
+			if sc.acc[p.chunk] == 0 {
+				sc.touched = append(sc.touched, p.chunk)
+			}
+			sc.acc[p.chunk] += float32(idf * tf * (bm25K1 + 1) / (tf + bm25K1*(1-bm25B+bm25B*float64(ch.length)/avg)))
 		}
 	}
-	bestOf := map[int32]scored{} // doc → best chunk
-	for c, sc := range acc {
+	// Each document's best chunk, in sc.best by doc slot (chunk slot + 1; 0 none).
+	var docs []int32
+	for _, c := range sc.touched {
 		d := ix.chunks[c].doc
-		if b, ok := bestOf[d]; !ok || sc > b.score || (sc == b.score && c < b.id) {
-			bestOf[d] = scored{id: c, score: sc}
+		b := sc.best[d]
+		switch {
+		case b == 0:
+			docs = append(docs, d)
+			sc.best[d] = c + 1
+		case sc.acc[c] > sc.acc[b-1] || (sc.acc[c] == sc.acc[b-1] && c < b-1):
+			sc.best[d] = c + 1
 		}
 	}
 	h := &topK{n: n}
-	for _, b := range bestOf {
-		h.offer(b.id, b.score)
+	for _, d := range docs {
+		c := sc.best[d] - 1
+		h.offer(c, sc.acc[c])
+		sc.best[d] = 0
 	}
+	for _, c := range sc.touched {
+		sc.acc[c] = 0
+	}
+	sc.touched = sc.touched[:0]
 	return h.sorted()
+}
+
+// scratch is the working memory of a text search, sized to the index and reused between searches
+// so that a search allocates nothing in proportion to the index. Every entry is zero between uses.
+type scratch struct {
+	acc     []float32 // by chunk slot: the chunk's score so far
+	touched []int32   // chunk slots with a score
+	best    []int32   // by doc slot: its best chunk's slot + 1
+}
+
+var scratchPool sync.Pool
+
+func (ix *index) scratch() *scratch {
+	sc, _ := scratchPool.Get().(*scratch)
+	if sc == nil {
+		sc = &scratch{}
+	}
+	if len(sc.acc) < len(ix.chunks) {
+		sc.acc = make([]float32, len(ix.chunks)+len(ix.chunks)/8)
+	}
+	if len(sc.best) < len(ix.docs) {
+		sc.best = make([]int32, len(ix.docs)+len(ix.docs)/8)
+	}
+	return sc
 }
 
 // nearest returns each allowed document's nearest chunk (cosine) for the n nearest documents. The
@@ -488,8 +719,11 @@ func (ix *index) nearest(ctx context.Context, vec []float32, fr *filterResult, n
 	if accepted == 0 {
 		return nil, nil
 	}
+	if fr.docs != nil && accepted <= scoreAllLimit {
+		return ix.scoreAll(vec, fr.docs, n), nil
+	}
 	accept := func(id uint32) bool {
-		c, ok := ix.slotOfC[id]
+		c, ok := ix.slotOfC.get(id)
 		if !ok {
 			return false
 		}
@@ -503,7 +737,7 @@ func (ix *index) nearest(ctx context.Context, vec []float32, fr *filterResult, n
 		res := ix.ann.SearchFilter(vec, min(k, accepted), max(annEfSearch, min(k, accepted)), hnsw.Filter{Accept: accept, Accepted: accepted})
 		best := map[int32]scored{}
 		for _, r := range res {
-			c := ix.slotOfC[r.ID]
+			c, _ := ix.slotOfC.get(r.ID)
 			d := ix.chunks[c].doc
 			if b, ok := best[d]; !ok || r.Score > b.score {
 				best[d] = scored{id: c, score: r.Score}
@@ -517,6 +751,40 @@ func (ix *index) nearest(ctx context.Context, vec []float32, fr *filterResult, n
 			return h.sorted(), nil
 		}
 	}
+}
+
+// scoreAllLimit is the most vectors a filtered search scores one by one, when the filter knows its
+// documents, rather than walking the graph: scoring 20,000 takes about a third of a millisecond.
+const scoreAllLimit = 20000
+
+// scoreAll scores every vector of docs, which is exact, and returns each document's nearest chunk
+// for the n nearest documents.
+func (ix *index) scoreAll(vec []float32, docs []int32, n int) []scored {
+	var ids []uint32
+	var slots []int32
+	for _, d := range docs {
+		for _, c := range ix.docs[d].chunks {
+			if ch := &ix.chunks[c]; ch.alive && ch.hasVec {
+				ids = append(ids, ch.id)
+				slots = append(slots, c)
+			}
+		}
+	}
+	scores := ix.ann.Scores(vec, ids, nil)
+	h := &topK{n: n}
+	i := 0
+	for _, d := range docs {
+		best, bestScore := int32(-1), float32(0)
+		for ; i < len(slots) && ix.chunks[slots[i]].doc == d; i++ {
+			if sc := scores[i]; sc == sc && (best < 0 || sc > bestScore) { // NaN: not in the graph
+				best, bestScore = slots[i], sc
+			}
+		}
+		if best >= 0 {
+			h.offer(best, bestScore)
+		}
+	}
+	return h.sorted()
 }
 
 // candidate turns a scored chunk into the candidate of its document.
