@@ -5,10 +5,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
-	"sort"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -17,9 +13,7 @@ import (
 	"github.com/hindsightsec/hindsight/api"
 	"github.com/hindsightsec/hindsight/draft"
 	"github.com/hindsightsec/hindsight/retrieval"
-	"github.com/hindsightsec/hindsight/retrieval/retrievaltest"
-	"github.com/hindsightsec/hindsight/sample"
-	"github.com/hindsightsec/hindsight/store/sqlite"
+	"github.com/hindsightsec/hindsight/store/sqlite/sqlitebench"
 )
 
 // BenchmarkPostDraft measures POST /v1/drafts with the extractive drafter over an embedded store of
@@ -27,28 +21,9 @@ import (
 // handler in-process, so the figure is server-side time with no network and no model. It reports
 // p50 and p99.
 func BenchmarkPostDraft(b *testing.B) {
-	n := 2000
-	if v, err := strconv.Atoi(os.Getenv("HINDSIGHT_BENCH_THREATS")); err == nil && v > 0 {
-		n = v
-	}
 	ctx := context.Background()
-	c, err := sample.Generate(sample.Config{Threats: n, Seed: 1})
-	if err != nil {
-		b.Fatal(err)
-	}
-	db, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "bench.db"), nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer db.Close()
+	db, c := sqlitebench.Open(b, 2000)
 	docs := append(c.Threats, c.Knowledge...)
-	for i := 0; i < len(docs); i += 512 {
-		var batch []*hindsight.Document
-		for j := i; j < min(i+512, len(docs)); j++ {
-			batch = append(batch, &docs[j])
-		}
-		retrievaltest.Write(b, db, "bench", batch...)
-	}
 	r := retrieval.NewRetriever(db, retrieval.Builtin{})
 	srv := api.New(api.Config{Store: db, Search: r, Drafter: draft.New(r, nil), RateLimit: 1e9})
 	keys := map[string]string{}
@@ -74,18 +49,17 @@ func BenchmarkPostDraft(b *testing.B) {
 	if code := post(c.Threats[0]); code != http.StatusCreated {
 		b.Fatalf("warm-up draft: status %d", code)
 	}
-	var lat []time.Duration
+	var lat sqlitebench.Latencies
+	lat.Start()
 	i := 0
 	for b.Loop() {
 		t := c.Threats[i%len(c.Threats)]
 		i++
-		start := time.Now()
-		if code := post(t); code != http.StatusCreated {
-			b.Fatalf("status %d", code)
-		}
-		lat = append(lat, time.Since(start))
+		lat.Time(func() {
+			if code := post(t); code != http.StatusCreated {
+				b.Fatalf("status %d", code)
+			}
+		})
 	}
-	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
-	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
-	b.ReportMetric(float64(lat[min(len(lat)-1, len(lat)*99/100)].Microseconds())/1000, "p99-ms")
+	lat.Report(b)
 }
