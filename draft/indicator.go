@@ -12,17 +12,110 @@ type indicator struct {
 	value string
 }
 
-var indicatorPatterns = []struct {
+// indicatorPattern is an expression for one type of indicator.
+type indicatorPattern struct {
 	typ string
 	re  *regexp.Regexp
-}{
-	{"email", regexp.MustCompile(`[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}`)},
-	{"path", regexp.MustCompile(`[A-Za-z]:\\[^\s,;"'()\[\]]+|(?:^|[\s(])(/(?:[\w.-]+/)+[\w.-]+)`)},
-	{"ip", regexp.MustCompile(`\b(?:\d{1,3}\.){3}\d{1,3}\b`)},
-	{"hash", regexp.MustCompile(`\b(?:[a-fA-F0-9]{64}|[a-fA-F0-9]{40}|[a-fA-F0-9]{32})\b`)},
-	{"domain", regexp.MustCompile(`\b(?:[a-z0-9-]+\.)+(?:com|net|org|io|test|local|example|invalid|info|biz|co|xyz|top|ru|cn|de|uk)\b`)},
-	{"host", regexp.MustCompile(`\b[A-Z][A-Z0-9]*(?:-[A-Z0-9]+)+\b`)},
-	{"user", regexp.MustCompile(`\b[a-z]+\.[a-z]+\b|\bsvc[_-][a-z0-9_]+\b`)},
+	// local patterns never match across white space, so they run on each white-space-delimited
+	// field of the text that passes may, rather than on the whole text: most fields fail the
+	// quick check, which is far cheaper than the expression. A pattern that is not local runs
+	// on the whole text if it passes may.
+	local bool
+	may   func(string) bool
+}
+
+var indicatorPatterns = []indicatorPattern{
+	{"email", regexp.MustCompile(`[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}`), true, has("@")},
+	{"path", regexp.MustCompile(`[A-Za-z]:\\[^\s,;"'()\[\]]+|(?:^|[\s(])(/(?:[\w.-]+/)+[\w.-]+)`), false, has(`:\`, "/")},
+	{"ip", regexp.MustCompile(`\b(?:\d{1,3}\.){3}\d{1,3}\b`), true, digitDotDigit},
+	{"hash", regexp.MustCompile(`\b(?:[a-fA-F0-9]{64}|[a-fA-F0-9]{40}|[a-fA-F0-9]{32})\b`), true, hexRun32},
+	{"domain", regexp.MustCompile(`\b(?:[a-z0-9-]+\.)+(?:com|net|org|io|test|local|example|invalid|info|biz|co|xyz|top|ru|cn|de|uk)\b`), true, has(".")},
+	{"host", regexp.MustCompile(`\b[A-Z][A-Z0-9]*(?:-[A-Z0-9]+)+\b`), true, has("-")},
+	{"user", regexp.MustCompile(`\b[a-z]+\.[a-z]+\b|\bsvc[_-][a-z0-9_]+\b`), true, has(".", "svc")},
+}
+
+// find returns the pattern's matches in text, as regexp's FindAllStringSubmatchIndex does.
+func (p *indicatorPattern) find(text string) [][]int {
+	if !p.local {
+		if !p.may(text) {
+			return nil
+		}
+		return p.re.FindAllStringSubmatchIndex(text, -1)
+	}
+	var out [][]int
+	for i := 0; i < len(text); {
+		for i < len(text) && isSpace(text[i]) {
+			i++
+		}
+		start := i
+		for i < len(text) && !isSpace(text[i]) {
+			i++
+		}
+		field := text[start:i]
+		if field == "" || !p.may(field) {
+			continue
+		}
+		for _, m := range p.re.FindAllStringSubmatchIndex(field, -1) {
+			for j := range m {
+				if m[j] >= 0 {
+					m[j] += start
+				}
+			}
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// isSpace reports whether c is white space as regexp's \s has it, or a vertical tab, which no
+// local pattern matches either.
+func isSpace(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'
+}
+
+// has returns a check that text contains one of subs.
+func has(subs ...string) func(string) bool {
+	return func(text string) bool {
+		for _, s := range subs {
+			if strings.Contains(text, s) {
+				return true
+			}
+		}
+		return false
+	}
+}
+
+// digitDotDigit reports whether text has a digit, a dot and a digit in a row, as an IP address does.
+func digitDotDigit(text string) bool {
+	for i := strings.IndexByte(text, '.'); i >= 0; {
+		if i > 0 && i+1 < len(text) && isDigit(text[i-1]) && isDigit(text[i+1]) {
+			return true
+		}
+		j := strings.IndexByte(text[i+1:], '.')
+		if j < 0 {
+			break
+		}
+		i += 1 + j
+	}
+	return false
+}
+
+func isDigit(c byte) bool { return '0' <= c && c <= '9' }
+
+// hexRun32 reports whether text has 32 hexadecimal digits in a row, as every hash pattern needs.
+func hexRun32(text string) bool {
+	run := 0
+	for i := 0; i < len(text); i++ {
+		c := text[i]
+		if isDigit(c) || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F' {
+			if run++; run >= 32 {
+				return true
+			}
+		} else {
+			run = 0
+		}
+	}
+	return false
 }
 
 // fileExtensions are second labels that make "name.ext" a file, not an account.
@@ -39,13 +132,19 @@ var notHostPrefixes = map[string]bool{"AES": true, "SHA": true, "RSA": true, "TL
 // indicators returns the indicators in text, each value once, in order of first appearance.
 // Values inside a longer indicator (the domain of an e-mail address) are not repeated.
 func indicators(text string) []indicator {
+	return indicatorsFound(text, (*indicatorPattern).find)
+}
+
+// indicatorsFound is indicators with the matches of each pattern found by find.
+func indicatorsFound(text string, find func(*indicatorPattern, string) [][]int) []indicator {
 	type span struct {
 		start, end int
 		ind        indicator
 	}
 	var spans []span
-	for _, p := range indicatorPatterns {
-		for _, m := range p.re.FindAllStringSubmatchIndex(text, -1) {
+	for i := range indicatorPatterns {
+		p := &indicatorPatterns[i]
+		for _, m := range find(p, text) {
 			start, end := m[0], m[1]
 			if len(m) > 2 && m[2] >= 0 { // a pattern with a group: the group is the value
 				start, end = m[2], m[3]

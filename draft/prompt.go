@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/hindsightsec/hindsight"
@@ -122,25 +123,39 @@ func sourceText(kind hindsight.DraftKind, d *hindsight.Document) string {
 }
 
 // instructionPatterns match text that addresses a language model rather than a person: the usual
-// shapes of prompt injection planted in telemetry, tickets or e-mail.
-var instructionPatterns = []*regexp.Regexp{
-	regexp.MustCompile(`(?i)\b(ignore|disregard|forget|override)\b.{0,40}\b(previous|prior|above|earlier|all|any|your|the)\b.{0,20}\b(instructions?|prompts?|rules?|directions?|guidelines?)`),
-	regexp.MustCompile(`(?i)\byou are (now|no longer)\b`),
-	regexp.MustCompile(`(?i)\b(system|developer) (prompt|message|instructions?)\b`),
-	regexp.MustCompile(`(?i)\bnew instructions?\s*:`),
-	regexp.MustCompile(`(?i)\b(act|behave|respond) as (an?|the)\b.{0,40}\b(ai|assistant|model|chatbot|unrestricted|jailbroken)\b`),
-	regexp.MustCompile(`(?i)\bas an (ai|assistant|language model)\b`),
-	regexp.MustCompile(`(?i)<\|(im_start|im_end|system|user|assistant|endoftext)\|>|\[/?INST\]|<</?SYS>>`),
-	regexp.MustCompile(`(?i)(^|\n)\s*#{1,4}\s*(instruction|system|assistant)\b`),
-	regexp.MustCompile(`(?i)\b(do not|don't|never) (tell|inform|alert|mention|report)\b.{0,40}\b(user|analyst|customer|soc|anyone)\b`),
-	regexp.MustCompile(`(?i)\b(recommend|tell (them|the user|the customer) to|instruct (them|the user))\b.{0,60}\b(disable|turn off|uninstall|whitelist|allowlist|exclude)\b.{0,40}\b(edr|antivirus|defender|logging|monitoring|alerts?|sensor)\b`),
+// shapes of prompt injection planted in telemetry, tickets or e-mail. Each comes with words one
+// of which any text it matches contains (in lower case), so that the expression, which is much
+// slower than a search for a word, runs only on text that has one.
+var instructionPatterns = []struct {
+	anchors []string
+	re      *regexp.Regexp
+}{
+	{[]string{"ignore", "disregard", "forget", "override"},
+		regexp.MustCompile(`(?i)\b(ignore|disregard|forget|override)\b.{0,40}\b(previous|prior|above|earlier|all|any|your|the)\b.{0,20}\b(instructions?|prompts?|rules?|directions?|guidelines?)`)},
+	{[]string{"you are"}, regexp.MustCompile(`(?i)\byou are (now|no longer)\b`)},
+	{[]string{"system", "developer"}, regexp.MustCompile(`(?i)\b(system|developer) (prompt|message|instructions?)\b`)},
+	{[]string{"new instruction"}, regexp.MustCompile(`(?i)\bnew instructions?\s*:`)},
+	{[]string{"act as", "behave as", "respond as"},
+		regexp.MustCompile(`(?i)\b(act|behave|respond) as (an?|the)\b.{0,40}\b(ai|assistant|model|chatbot|unrestricted|jailbroken)\b`)},
+	{[]string{"as an"}, regexp.MustCompile(`(?i)\bas an (ai|assistant|language model)\b`)},
+	{[]string{"<|", "inst]", "sys>>"}, regexp.MustCompile(`(?i)<\|(im_start|im_end|system|user|assistant|endoftext)\|>|\[/?INST\]|<</?SYS>>`)},
+	{[]string{"#"}, regexp.MustCompile(`(?i)(^|\n)\s*#{1,4}\s*(instruction|system|assistant)\b`)},
+	{[]string{"do not", "don't", "never"},
+		regexp.MustCompile(`(?i)\b(do not|don't|never) (tell|inform|alert|mention|report)\b.{0,40}\b(user|analyst|customer|soc|anyone)\b`)},
+	{[]string{"recommend", "tell", "instruct"},
+		regexp.MustCompile(`(?i)\b(recommend|tell (them|the user|the customer) to|instruct (them|the user))\b.{0,60}\b(disable|turn off|uninstall|whitelist|allowlist|exclude)\b.{0,40}\b(edr|antivirus|defender|logging|monitoring|alerts?|sensor)\b`)},
 }
+
+// foldForAnchors lowers text the way the patterns' (?i) compares it: strings.ToLower maps the
+// Kelvin sign to k, and the long s, which (?i) equates with s, is mapped here.
+var foldForAnchors = strings.NewReplacer("\u017f", "s")
 
 // LooksLikeInstructions reports whether text contains phrases that address a language model, as a
 // prompt injection would.
 func LooksLikeInstructions(text string) bool {
-	for _, re := range instructionPatterns {
-		if re.MatchString(text) {
+	lower := foldForAnchors.Replace(strings.ToLower(text))
+	for _, p := range instructionPatterns {
+		if slices.ContainsFunc(p.anchors, func(a string) bool { return strings.Contains(lower, a) }) && p.re.MatchString(text) {
 			return true
 		}
 	}
