@@ -2,7 +2,9 @@
 // rules, eval pairs), validates them with errors that name the file, line and field, splits
 // documents into chunks, embeds what changed and stores it. Runs are incremental and idempotent:
 // content hashes decide what is new, changed or unchanged, and an unchanged document costs no
-// embedding. Eval pairs are not documents: they are stored as drafts with their reviews.
+// embedding. Eval pairs are not documents: they are stored as drafts with their reviews. With
+// Options.Reviews, a run also turns the latest review of every draft into a document, approved
+// grounding for later drafts (ReviewedDocument), kept in step like a file's records.
 //
 // # The pipeline
 //
