@@ -67,8 +67,8 @@ type Config struct {
 	// DefaultUploadTimeout.
 	UploadTimeout time.Duration
 	// Reviews, when not nil, makes reviewed finals grounding for later drafts: each review stored
-	// through POST /v1/drafts/{id}/reviews asks it for a background sync of the tenant's reviewed
-	// finals, and each upload's run syncs them too. nil: reviews stay out of the search index.
+	// through POST /v1/drafts/{id}/reviews asks it for a background sync of the draft's final,
+	// and each upload's run syncs the tenant's finals. nil: reviews stay out of the search index.
 	Reviews *ingest.ReviewSync
 }
 

@@ -251,7 +251,7 @@ func (s *Server) postReview(c echo.Context) error {
 	if s.reviews != nil {
 		// The final becomes searchable once the background sync has indexed it; the reviewer
 		// does not wait for the embedding.
-		s.reviews.Trigger(key.Tenant)
+		s.reviews.Trigger(key.Tenant, r.DraftID)
 	}
 	return c.JSON(http.StatusCreated, r)
 }

@@ -90,6 +90,8 @@ type PairPage struct {
 	Tenant string
 	// After keeps the drafts whose IDs sort after it; empty starts from the first.
 	After string
+	// DraftIDs, when not empty, keeps only these drafts.
+	DraftIDs []string
 	// Limit is the most drafts a page holds; 0 or less means 256.
 	Limit int
 }

@@ -94,6 +94,10 @@ type Options struct {
 	// empty) into the index as approved grounding, after the inputs: see ReviewedDocument. With
 	// it, a run needs no input.
 	Reviews bool
+	// ReviewDrafts, when not empty, narrows Reviews to these drafts' finals (those of them that
+	// are reviewed, within Tenant), as right after their reviews; the other finals, and the prune
+	// of those whose drafts are gone, wait for a run without it.
+	ReviewDrafts []string
 	// EmbedBatch is the most texts sent in one embed call; 0 means 64.
 	EmbedBatch int
 	// EmbedConcurrency is how many embed calls may be under way at once; 0 means 2.

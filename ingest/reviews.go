@@ -95,8 +95,9 @@ type reviewsRead struct {
 	whole bool                      // every page was read
 }
 
-// readReviews reads the reviewed drafts within the run's tenant a page at a time and sends the
-// documents made of them down the pipeline, as a file's records are: hashed, chunked, embedded
+// readReviews reads the reviewed drafts within the run's tenant (or those of them that
+// Options.ReviewDrafts names) a page at a time and sends the documents made of them down the
+// pipeline, as a file's records are: hashed, chunked, embedded
 // only when their text changed, written in batches. It first waits for the writer to store what
 // the run read before, so that eval pairs imported by this very run become grounding too.
 func (r *runner) readReviews(ctx context.Context, bytesAt int64, out chan<- *item) error {
@@ -120,7 +121,15 @@ func (r *runner) readReviews(ctx context.Context, bytesAt int64, out chan<- *ite
 	}
 	r.reviews.keep = map[hindsight.DocKey]bool{}
 	page := eval.PairPage{Tenant: r.opts.Tenant, Limit: r.opts.BatchSize}
+	only := slices.Compact(slices.Sorted(slices.Values(r.opts.ReviewDrafts)))
 	for {
+		if len(r.opts.ReviewDrafts) > 0 {
+			if len(only) == 0 {
+				return nil // not every final was read: no prune
+			}
+			n := min(len(only), page.Limit)
+			page.DraftIDs, only = only[:n], only[n:]
+		}
 		pairs, err := r.store.FindPairsPage(ctx, page)
 		if err != nil {
 			return fmt.Errorf("read reviewed drafts: %w", err)
@@ -138,6 +147,9 @@ func (r *runner) readReviews(ctx context.Context, bytesAt int64, out chan<- *ite
 			if err := send(&item{kind: itemDocs, recs: recs}); err != nil {
 				return err
 			}
+		}
+		if len(page.DraftIDs) > 0 {
+			continue
 		}
 		if len(pairs) < page.Limit {
 			break

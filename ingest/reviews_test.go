@@ -249,3 +249,31 @@ func TestReviewsOffNeedsInput(t *testing.T) {
 		t.Errorf("RunInputs without input: %v", err)
 	}
 }
+
+func TestReviewsSyncOfNamedDrafts(t *testing.T) {
+	ctx := context.Background()
+	in, db, _, _ := setup(t)
+	for _, id := range []string{"DRF-1", "DRF-2", "DRF-3"} {
+		reviewedDraft(t, db, id, "acme", hindsight.DraftRemediation)
+		review(t, db, "REV-"+id, id, "acme", "- Isolate WS-17 for "+id, reviewedAt, hindsight.Ratings{Accuracy: 3, Clarity: 3, Completeness: 3})
+	}
+	reviewedDraft(t, db, "DRF-G", "globex", hindsight.DraftRemediation)
+	review(t, db, "REV-G", "DRF-G", "globex", "- Isolate GX-1", reviewedAt, hindsight.Ratings{Accuracy: 3, Clarity: 3, Completeness: 3})
+	stale := &hindsight.Document{Kind: hindsight.KindThreat, Tenant: "acme", ID: "REVIEWED-GONE", Title: "Gone"}
+	retrievaltest.Write(t, db, ingest.ReviewsSource, stale)
+	// Named drafts alone, within the tenant, in pages of one; DRF-9 does not exist, DRF-G is
+	// another tenant's. Not every final was read: nothing is pruned.
+	run, err := in.Run(ctx, nil, ingest.Options{Reviews: true, Tenant: "acme", BatchSize: 1,
+		ReviewDrafts: []string{"DRF-3", "DRF-9", "DRF-1", "DRF-G", "DRF-3"}})
+	if err != nil || run.Read != 2 || run.Inserted != 2 || run.Deleted != 0 {
+		t.Fatalf("sync of named drafts: %+v, %v; want DRF-1 and DRF-3 inserted, nothing deleted", run, err)
+	}
+	for id, want := range map[string]bool{"REVIEWED-DRF-1": true, "REVIEWED-DRF-2": false, "REVIEWED-DRF-3": true, "REVIEWED-GONE": true} {
+		if got := findDoc(t, db, "acme", id) != nil; got != want {
+			t.Errorf("%s stored: %v, want %v", id, got, want)
+		}
+	}
+	if findDoc(t, db, "globex", "REVIEWED-DRF-G") != nil {
+		t.Error("acme's sync of named drafts synced globex's draft")
+	}
+}

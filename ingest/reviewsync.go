@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"context"
+	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -14,19 +15,20 @@ import (
 const DefaultReviewSyncWait = time.Hour
 
 // ReviewSync makes new reviewed finals searchable soon after they are made, without making
-// whoever reviewed wait: Trigger asks for a sync of a tenant's reviewed finals, and Run makes the
-// syncs in the background, one at a time. Each sync is an ingest run with Options.Reviews and the
-// tenant as its tenant option, and no input: it is recorded and listed like any other run, and
-// whatever it did not finish (it was stopped, or the store failed) the next run finishes. Triggers
-// that come while a sync is going are coalesced: at most one sync is going and one more is
-// pending, which covers every tenant asked for meanwhile. It is safe for concurrent use.
+// whoever reviewed wait: Trigger asks for a sync of a draft's reviewed final, and Run makes the
+// syncs in the background, one at a time. Each sync is an ingest run of one tenant's drafts, with
+// Options.Reviews and ReviewDrafts and no input, so it costs what its drafts cost whatever the
+// size of the store; it is recorded and listed like any other run, and whatever it did not finish
+// (it was stopped, or the store failed) the next ingest run, which syncs every final, finishes.
+// Triggers that come while a sync is going are coalesced: at most one sync is going and one more
+// is pending, which covers every draft asked for meanwhile. It is safe for concurrent use.
 type ReviewSync struct {
 	in   *Ingester
 	opts Options
 	wake chan struct{} // holds a token while a sync is pending
 
 	mu      sync.Mutex
-	pending map[string]bool // tenants asked for since the last sync began
+	pending map[string]map[string]bool // tenant → drafts asked for since the last sync began
 	idle    chan struct{}   // closed while nothing is pending or running
 }
 
@@ -40,18 +42,21 @@ func NewReviewSync(in *Ingester, opts Options) *ReviewSync {
 	}
 	idle := make(chan struct{})
 	close(idle)
-	return &ReviewSync{in: in, opts: opts, wake: make(chan struct{}, 1), pending: map[string]bool{}, idle: idle}
+	return &ReviewSync{in: in, opts: opts, wake: make(chan struct{}, 1), pending: map[string]map[string]bool{}, idle: idle}
 }
 
-// Trigger asks for a sync of the tenant's reviewed finals and returns at once.
-func (s *ReviewSync) Trigger(tenant string) {
+// Trigger asks for a sync of the final of the tenant's draft and returns at once.
+func (s *ReviewSync) Trigger(tenant, draftID string) {
 	s.mu.Lock()
-	s.pending[tenant] = true
+	if s.pending[tenant] == nil {
+		s.pending[tenant] = map[string]bool{}
+	}
+	s.pending[tenant][draftID] = true
 	s.busy()
 	s.mu.Unlock()
 	select {
 	case s.wake <- struct{}{}:
-	default: // a sync is pending already, and will see this tenant
+	default: // a sync is pending already, and will see this draft
 	}
 }
 
@@ -84,18 +89,14 @@ func (s *ReviewSync) Run(ctx context.Context) {
 		case <-s.wake:
 		}
 		s.mu.Lock()
-		tenants := make([]string, 0, len(s.pending))
-		for t := range s.pending {
-			tenants = append(tenants, t)
-		}
-		clear(s.pending)
+		pending := s.pending
+		s.pending = map[string]map[string]bool{}
 		s.mu.Unlock()
-		slices.Sort(tenants)
-		for _, t := range tenants {
+		for _, t := range slices.Sorted(maps.Keys(pending)) {
 			if ctx.Err() != nil {
 				break
 			}
-			s.sync(ctx, t)
+			s.sync(ctx, t, slices.Sorted(maps.Keys(pending[t])))
 		}
 		s.mu.Lock()
 		if len(s.pending) == 0 {
@@ -105,10 +106,10 @@ func (s *ReviewSync) Run(ctx context.Context) {
 	}
 }
 
-// sync runs one tenant's sync and logs how it went.
-func (s *ReviewSync) sync(ctx context.Context, tenant string) {
+// sync runs the sync of a tenant's drafts and logs how it went.
+func (s *ReviewSync) sync(ctx context.Context, tenant string, drafts []string) {
 	opts := s.opts
-	opts.Tenant, opts.Reviews = tenant, true
+	opts.Tenant, opts.Reviews, opts.ReviewDrafts = tenant, true, drafts
 	run, err := s.in.Run(ctx, nil, opts)
 	log := s.in.logger
 	switch {

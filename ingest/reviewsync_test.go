@@ -61,7 +61,7 @@ func TestReviewSyncCoalescesTriggers(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, tenant := range []string{"acme", "acme", "globex", "acme", "globex", "acme"} {
-		s.Trigger(tenant)
+		s.Trigger(tenant, "DRF-"+tenant)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	if err := s.Wait(ctx); err == nil {
@@ -75,13 +75,13 @@ func TestReviewSyncCoalescesTriggers(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The first trigger's sync may have begun before the others came (acme, then acme and
-	// globex) or not (acme and globex): six triggers, at most three runs.
+	// globex) or not (acme and globex): six triggers, at most three runs, each of one draft.
 	if len(runs) < 2 || len(runs) > 3 {
 		t.Errorf("%d runs for six triggers of two tenants, want 2 or 3", len(runs))
 	}
 	for _, run := range runs {
-		if run.Status != hindsight.RunSucceeded || run.Tenant == "" || strings.Join(run.Paths, " ") != ingest.ReviewsSource {
-			t.Errorf("run %+v; want a succeeded reviews-only run of one tenant", run)
+		if run.Status != hindsight.RunSucceeded || run.Tenant == "" || strings.Join(run.Paths, " ") != ingest.ReviewsSource || run.Read != 1 {
+			t.Errorf("run %+v; want a succeeded reviews-only run of one tenant's draft", run)
 		}
 	}
 	for _, tenant := range []string{"acme", "globex"} {
@@ -103,7 +103,7 @@ func TestReviewSyncLogsASkipOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer unlock()
-	s.Trigger("acme")
+	s.Trigger("acme", "DRF-1")
 	waitSync(t, s)
 	if n := strings.Count(logs.String(), "review sync skipped"); n != 1 || !strings.Contains(logs.String(), "RUN-NIGHTLY") {
 		t.Errorf("%d skips logged, want 1 naming the ingest that held the lock:\n%s", n, logs.String())
@@ -125,7 +125,7 @@ func TestReviewSyncStopsWithItsContext(t *testing.T) {
 		return ctx.Err()
 	}}
 	s, stop := startSync(t, ingest.New(db, emb, nil), ingest.Options{})
-	s.Trigger("acme")
+	s.Trigger("acme", "DRF-1")
 	select {
 	case <-started:
 	case <-time.After(10 * time.Second):

@@ -44,9 +44,9 @@ Stopping the server interrupts a run under way, which is recorded as such; the n
 its work.
 
 Reviewed finals become grounding (unless --ingest-reviews=false): each review stored through the
-API starts a background sync of its tenant's reviewed finals into the search index (a short ingest
-run; reviews that come meanwhile are synced together by the next), and scheduled runs and uploads
-sync them too.`,
+API starts a background sync of its draft's final into the search index (a short ingest run;
+reviews that come meanwhile are synced together by the next), and scheduled runs and uploads sync
+every final of theirs too.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if (n.schedule == "") != (len(n.paths) == 0) {
 				return usagef("--ingest-schedule and --ingest-path go together")

@@ -547,6 +547,12 @@ func testReviewedFinals(t *testing.T, b Backend) {
 	if got := page(eval.PairPage{Tenant: "acme", After: "DRF-B", Limit: 10}); strings.Join(got, " ") != strings.Join(all[2:], " ") {
 		t.Errorf("acme's after DRF-B = %v, want %v", got, all[2:])
 	}
+	if got := page(eval.PairPage{DraftIDs: []string{"DRF-E", "DRF-X", "DRF-A"}, Limit: 10}); strings.Join(got, " ") != all[0]+" "+all[4] {
+		t.Errorf("drafts named = %v, want %v", got, []string{all[0], all[4]})
+	}
+	if got := page(eval.PairPage{Tenant: "acme", DraftIDs: []string{"DRF-E", "DRF-A"}, Limit: 10}); strings.Join(got, " ") != all[4] {
+		t.Errorf("acme's of the drafts named = %v, want %v", got, all[4:])
+	}
 
 	in := ingest.New(b, embedder, nil)
 	run, err := in.Run(ctx, nil, ingest.Options{Reviews: true, BatchSize: 2})

@@ -45,8 +45,9 @@ func (db *DB) FindPairs(ctx context.Context, f eval.PairFilter) ([]eval.StoredPa
 }
 
 // FindPairsPage returns one page of reviewed drafts in order of draft ID, each with its latest
-// review, as FindPairs does: the drafts of p.Tenant (every tenant's when empty) whose IDs sort
-// after p.After, at most p.Limit of them. A page shorter than its limit is the last.
+// review, as FindPairs does: the drafts of p.Tenant (every tenant's when empty), of p.DraftIDs
+// when given, whose IDs sort after p.After, at most p.Limit of them. A page shorter than its
+// limit is the last.
 func (db *DB) FindPairsPage(ctx context.Context, p eval.PairPage) ([]eval.StoredPair, error) {
 	if p.Limit <= 0 {
 		p.Limit = eval.DefaultPageLimit
@@ -55,6 +56,9 @@ func (db *DB) FindPairsPage(ctx context.Context, p eval.PairPage) ([]eval.Stored
 	q := pairsSelect + " AND d.id > " + args.add(p.After)
 	if p.Tenant != "" {
 		q += " AND d.tenant = " + args.add(p.Tenant)
+	}
+	if len(p.DraftIDs) > 0 {
+		q += " AND d.id = ANY (" + args.add(p.DraftIDs) + "::text[])"
 	}
 	q += " ORDER BY d.id LIMIT " + args.add(p.Limit)
 	out, err := db.queryPairs(ctx, q, args...)

@@ -46,8 +46,9 @@ func (db *DB) FindPairs(ctx context.Context, f eval.PairFilter) ([]eval.StoredPa
 }
 
 // FindPairsPage returns one page of reviewed drafts in order of draft ID, each with its latest
-// review, as FindPairs does: the drafts of p.Tenant (every tenant's when empty) whose IDs sort
-// after p.After, at most p.Limit of them. A page shorter than its limit is the last.
+// review, as FindPairs does: the drafts of p.Tenant (every tenant's when empty), of p.DraftIDs
+// when given, whose IDs sort after p.After, at most p.Limit of them. A page shorter than its
+// limit is the last.
 func (db *DB) FindPairsPage(ctx context.Context, p eval.PairPage) ([]eval.StoredPair, error) {
 	if p.Limit <= 0 {
 		p.Limit = eval.DefaultPageLimit
@@ -57,6 +58,12 @@ func (db *DB) FindPairsPage(ctx context.Context, p eval.PairPage) ([]eval.Stored
 	if p.Tenant != "" {
 		q += " AND d.tenant = ?"
 		args = append(args, p.Tenant)
+	}
+	if len(p.DraftIDs) > 0 {
+		q += " AND d.id IN (?" + strings.Repeat(", ?", len(p.DraftIDs)-1) + ")"
+		for _, id := range p.DraftIDs {
+			args = append(args, id)
+		}
 	}
 	q += " ORDER BY d.id LIMIT ?"
 	args = append(args, p.Limit)
