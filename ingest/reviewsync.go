@@ -29,7 +29,7 @@ type ReviewSync struct {
 
 	mu      sync.Mutex
 	pending map[string]map[string]bool // tenant → drafts asked for since the last sync began
-	idle    chan struct{}   // closed while nothing is pending or running
+	idle    chan struct{}              // closed while nothing is pending or running
 }
 
 // NewReviewSync returns a ReviewSync that runs with in. opts configure each sync (batch and embed
