@@ -81,7 +81,8 @@ type Store interface {
 // Options configure a run. The zero value picks each file's reader from the file, keeps documents
 // that are no longer in their source, writes in batches of 256, embeds 64 texts a call with two
 // calls at once, retries a transiently failing embed call four times, fails at once when another
-// run holds the store's writer lock, and logs progress every 5 seconds.
+// run holds the store's writer lock, logs progress every 5 seconds, and leaves reviewed finals
+// out.
 type Options struct {
 	Format string // one of Formats; "" means "auto"
 	Tenant string // fills the tenant of threats that have none; rejects records of other tenants
