@@ -66,6 +66,10 @@ type Config struct {
 	// UploadTimeout bounds an upload's ingest instead of RequestTimeout; 0 means
 	// DefaultUploadTimeout.
 	UploadTimeout time.Duration
+	// Reviews, when not nil, makes reviewed finals grounding for later drafts: each review stored
+	// through POST /v1/drafts/{id}/reviews asks it for a background sync of the draft's final,
+	// and each upload's run syncs the tenant's finals. nil: reviews stay out of the search index.
+	Reviews *ingest.ReviewSync
 }
 
 // Server is the HTTP API.
@@ -79,6 +83,7 @@ type Server struct {
 	logger  *slog.Logger
 	timeout time.Duration
 	uploads uploads
+	reviews *ingest.ReviewSync
 }
 
 // New returns a server.
@@ -96,7 +101,7 @@ func New(cfg Config) *Server {
 		cfg.Metrics = NewMetrics()
 	}
 	s := &Server{echo: echo.New(), store: cfg.Store, search: cfg.Search, drafter: cfg.Drafter, ready: cfg.Ready,
-		metrics: cfg.Metrics, logger: cfg.Logger, timeout: cfg.RequestTimeout}
+		metrics: cfg.Metrics, logger: cfg.Logger, timeout: cfg.RequestTimeout, reviews: cfg.Reviews}
 	s.uploads = newUploads(cfg)
 	e := s.echo
 	e.HideBanner, e.HidePort = true, true

@@ -248,6 +248,11 @@ func (s *Server) postReview(c echo.Context) error {
 	if err := s.store.CreateReview(c.Request().Context(), r); err != nil {
 		return err
 	}
+	if s.reviews != nil {
+		// The final becomes searchable once the background sync has indexed it; the reviewer
+		// does not wait for the embedding.
+		s.reviews.Trigger(key.Tenant, r.DraftID)
+	}
 	return c.JSON(http.StatusCreated, r)
 }
 

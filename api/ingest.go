@@ -69,7 +69,8 @@ var uploadName = regexp.MustCompile(`^[A-Za-z0-9._-]{1,100}$`)
 // eval pairs are accepted: global knowledge is shared by every tenant, and records of another
 // tenant are not the key's to write. The upload's documents are recorded as coming from
 // "upload:TENANT/NAME", so that uploading NAME again with prune=true removes what it no longer
-// holds, and nothing else.
+// holds, and nothing else. On a server whose reviews are grounding (Config.Reviews), the run also
+// syncs the tenant's reviewed finals, eval pairs of the upload included.
 func (s *Server) postIngest(c echo.Context) error {
 	if s.uploads.in == nil {
 		return hindsight.Errorf(hindsight.ENOTFOUND, "this server does not ingest")
@@ -129,7 +130,7 @@ func (s *Server) postIngest(c echo.Context) error {
 		return hindsight.Invalid("body", "is empty; want JSON lines: one record or eval pair a line")
 	}
 	run, err := s.uploads.in.RunInputs(req.Context(), []ingest.Input{{Path: f.Name(), Format: format, Name: "upload:" + key.Tenant + "/" + name}},
-		ingest.Options{Tenant: key.Tenant, TenantOnly: true, Prune: prune})
+		ingest.Options{Tenant: key.Tenant, TenantOnly: true, Prune: prune, Reviews: s.reviews != nil})
 	if run == nil {
 		return err
 	}

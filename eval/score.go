@@ -82,6 +82,23 @@ type PairFilter struct {
 	Since, Until time.Time
 }
 
+// PairPage selects one page of reviewed drafts in order of draft ID, so that every reviewed draft
+// of a store can be read a page at a time in bounded memory: pass the last draft ID of a page as
+// After to get the next. The zero value selects the first 256 reviewed drafts of every tenant.
+type PairPage struct {
+	// Tenant keeps one tenant's drafts; empty keeps every tenant's.
+	Tenant string
+	// After keeps the drafts whose IDs sort after it; empty starts from the first.
+	After string
+	// DraftIDs, when not empty, keeps only these drafts.
+	DraftIDs []string
+	// Limit is the most drafts a page holds; 0 or less means 256.
+	Limit int
+}
+
+// DefaultPageLimit is the size of a PairPage whose Limit is 0.
+const DefaultPageLimit = 256
+
 // InputFromStored turns a stored draft and its review into an Input scored
 // as HTER, with the draft's validated recommendations for grounding. A
 // stored draft without recommendations whose text is a list (a draft

@@ -2,7 +2,9 @@
 // rules, eval pairs), validates them with errors that name the file, line and field, splits
 // documents into chunks, embeds what changed and stores it. Runs are incremental and idempotent:
 // content hashes decide what is new, changed or unchanged, and an unchanged document costs no
-// embedding. Eval pairs are not documents: they are stored as drafts with their reviews.
+// embedding. Eval pairs are not documents: they are stored as drafts with their reviews. With
+// Options.Reviews, a run also turns the latest review of every draft into a document, approved
+// grounding for later drafts (ReviewedDocument), kept in step like a file's records.
 //
 // # The pipeline
 //
@@ -48,6 +50,7 @@ import (
 	"time"
 
 	"github.com/hindsightsec/hindsight"
+	"github.com/hindsightsec/hindsight/eval"
 	"golang.org/x/sync/errgroup"
 )
 
@@ -65,6 +68,9 @@ type Store interface {
 	// review, never a review made through the API. It returns ECONFLICT and stores nothing when a
 	// pair's ID is that of a different draft made through the API or of another tenant's draft.
 	ImportPairs(ctx context.Context, pairs []hindsight.Pair) (inserted, updated, unchanged int, err error)
+	// FindPairsPage returns one page of reviewed drafts, each with its latest review, in order of
+	// draft ID; a page shorter than its limit is the last.
+	FindPairsPage(ctx context.Context, p eval.PairPage) ([]eval.StoredPair, error)
 	// LockWriter takes the store's writer lock for holder (shown to whoever finds the lock taken,
 	// e.g. "run RUN-…"). Without wait, a lock held by anyone else is an ECONFLICT error that names
 	// the holder; with wait, it blocks until the lock is free or ctx is done. unlock releases the
@@ -75,7 +81,8 @@ type Store interface {
 // Options configure a run. The zero value picks each file's reader from the file, keeps documents
 // that are no longer in their source, writes in batches of 256, embeds 64 texts a call with two
 // calls at once, retries a transiently failing embed call four times, fails at once when another
-// run holds the store's writer lock, and logs progress every 5 seconds.
+// run holds the store's writer lock, logs progress every 5 seconds, and leaves reviewed finals
+// out.
 type Options struct {
 	Format string // one of Formats; "" means "auto"
 	Tenant string // fills the tenant of threats that have none; rejects records of other tenants
@@ -84,6 +91,14 @@ type Options struct {
 	TenantOnly bool
 	Prune      bool // delete documents that a source read whole no longer has
 	BatchSize  int  // documents written per transaction; 0 means 256
+	// Reviews also syncs the reviewed finals of Tenant's drafts (every tenant's when Tenant is
+	// empty) into the index as approved grounding, after the inputs: see ReviewedDocument. With
+	// it, a run needs no input.
+	Reviews bool
+	// ReviewDrafts, when not empty, narrows Reviews to these drafts' finals (those of them that
+	// are reviewed, within Tenant), as right after their reviews; the other finals, and the prune
+	// of those whose drafts are gone, wait for a run without it.
+	ReviewDrafts []string
 	// EmbedBatch is the most texts sent in one embed call; 0 means 64.
 	EmbedBatch int
 	// EmbedConcurrency is how many embed calls may be under way at once; 0 means 2.
@@ -183,9 +198,11 @@ func (in *Ingester) Run(ctx context.Context, paths []string, opts Options) (*hin
 	if err != nil {
 		return nil, err
 	}
-	found, err := expand(paths, opts.Format, in.logger)
-	if err != nil {
-		return nil, err
+	var found []input
+	if len(paths) > 0 || !opts.Reviews {
+		if found, err = expand(paths, opts.Format, in.logger); err != nil {
+			return nil, err
+		}
 	}
 	inputs := make([]Input, len(found))
 	for i, f := range found {
@@ -201,7 +218,7 @@ func (in *Ingester) RunInputs(ctx context.Context, inputs []Input, opts Options)
 	if err != nil {
 		return nil, err
 	}
-	if len(inputs) == 0 {
+	if len(inputs) == 0 && !opts.Reviews {
 		return nil, hindsight.Invalid("path", "no input given")
 	}
 	var names []string
@@ -241,6 +258,9 @@ func (x Input) source() (string, error) {
 func (in *Ingester) run(ctx context.Context, inputs []Input, paths []string, opts Options) (*hindsight.Run, error) {
 	if in.embedder == nil {
 		return nil, errors.New("ingest: no embedder")
+	}
+	if opts.Reviews {
+		paths = append(slices.Clip(paths), ReviewsSource)
 	}
 	run := &hindsight.Run{ID: newRunID(), StartedAt: time.Now().UTC(), Status: hindsight.RunRunning, Paths: paths,
 		Tenant: opts.Tenant, Rejected: []hindsight.Rejection{}}
@@ -326,6 +346,9 @@ type runner struct {
 	inserted, updated, unchanged, deleted int
 	wrote                                 []hindsight.Rejection
 
+	// reviewed finals (reader stage, then prune)
+	reviews reviewsRead
+
 	// embed workers
 	leafFailures atomic.Int64 // documents failed in a row by the embedder; reset by any success
 
@@ -389,6 +412,9 @@ func (r *runner) all(ctx context.Context) error {
 	close(stop)
 	<-stopped
 	if err != nil {
+		return err
+	}
+	if err := r.pruneReviews(ctx); err != nil {
 		return err
 	}
 	if r.opts.Prune {
@@ -484,6 +510,9 @@ func (r *runner) readAll(ctx context.Context, out chan<- *item) error {
 			return err
 		}
 		before += n
+	}
+	if r.opts.Reviews {
+		return r.readReviews(ctx, before, out)
 	}
 	return nil
 }

@@ -178,6 +178,9 @@ func ParseRecord(b []byte, defaultTenant string) (*hindsight.Document, *hindsigh
 			return reject("tenant", "must be empty: %s records are global knowledge, shared by every tenant", kind)
 		}
 	} else {
+		if strings.HasPrefix(d.ID, ReviewedPrefix) {
+			return reject("id", "%q starts with %q, which is reserved for the reviewed finals Hindsight indexes itself", d.ID, ReviewedPrefix)
+		}
 		switch {
 		case d.Tenant == "" && defaultTenant == "":
 			return reject("tenant", "is required for %s records (or give --tenant)", kind)

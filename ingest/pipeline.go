@@ -18,6 +18,7 @@ const (
 	itemDocs     itemKind = iota // a batch of documents: one transaction
 	itemPairs                    // a batch of eval pairs
 	itemInputEnd                 // an input has been read to its end
+	itemBarrier                  // nothing to write: the writer closes written when it gets to it
 )
 
 // item is one unit of work through the pipeline, written in the order it was read.
@@ -27,6 +28,7 @@ type item struct {
 	source  string // what the store records as the documents' source
 	bytesAt int64  // bytes of input read when the item was sent, for progress
 	recs    []Record
+	written chan struct{} // itemBarrier: closed once every item before it is written
 
 	// Set by the preparer.
 	writes    []hindsight.DocumentWrite
@@ -176,6 +178,8 @@ func (r *runner) writeAll(ctx context.Context, ordered <-chan *item) error {
 			}
 		case itemInputEnd:
 			r.progress.filesDone.Add(1)
+		case itemBarrier:
+			close(it.written)
 		}
 		r.progress.bytes.Store(it.bytesAt)
 	}

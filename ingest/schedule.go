@@ -27,11 +27,11 @@ func ParseSchedule(spec string) (Schedule, error) {
 // RunScheduled runs an ingest of paths at every start sched gives until ctx is done, and logs each
 // run's outcome. A start that comes while a run is still going is skipped, not queued: this
 // scheduler's own run (it runs one at a time, and says how many starts it skipped), or another
-// process's, which holds the store's writer lock, so the start fails at once and is logged as
-// skipped. When ctx ends during a run, the run is interrupted and recorded as such before
+// process's, which holds the store's writer lock, so the start fails (at once, or after waiting
+// opts.Wait for the lock: a short wait lets a brief run such as a review sync end) and is logged
+// as skipped. When ctx ends during a run, the run is interrupted and recorded as such before
 // RunScheduled returns.
 func (in *Ingester) RunScheduled(ctx context.Context, sched Schedule, paths []string, opts Options) {
-	opts.Wait = 0
 	in.logger.Info("ingest scheduled", "paths", paths, "next", sched.Next(time.Now()).Format(time.RFC3339))
 	for {
 		next := sched.Next(time.Now())

@@ -46,7 +46,7 @@ the folder, the data and the key.`,
 			if err != nil {
 				return err
 			}
-			run, err := ingest.New(db, emb, m.Logger).Run(ctx, []string{sampleDir}, ingest.Options{Prune: true})
+			run, err := ingest.New(db, emb, m.Logger).Run(ctx, []string{sampleDir}, ingest.Options{Prune: true, Reviews: true})
 			if err != nil {
 				return fmt.Errorf("ingest the sample: %w", err)
 			}

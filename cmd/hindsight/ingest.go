@@ -22,7 +22,7 @@ func (m *Main) ingestCommand() *cobra.Command {
 	var opts ingest.Options
 	var asJSON bool
 	cmd := &cobra.Command{
-		Use:   "ingest [flags] PATH...",
+		Use:   "ingest [flags] [PATH...]",
 		Short: "Read records and knowledge into the store (incremental: unchanged records cost nothing)",
 		Long: `Reads PATHs (files, or directories walked for the files of the format) into the store:
 
@@ -35,6 +35,12 @@ func (m *Main) ingestCommand() *cobra.Command {
 --format auto (the default) picks the reader for each file from its name and first bytes and, in
 a directory, skips the files it does not recognise.
 
+Every run also syncs the reviewed finals (the text a reviewer approved and sent, the latest review
+of each draft, API reviews and imported eval pairs alike) into the search index as grounding for
+later drafts: each is a threat document REVIEWED-<draft ID> of the draft's tenant, marked approved.
+With --tenant, only that tenant's; with no PATH, they alone; --reviews=false leaves them out. They
+are recorded under their own source, hindsight:reviews, so --prune never deletes them.
+
 Runs are incremental: content hashes decide what is new, changed or unchanged, and unchanged
 records cost no embedding. Only one ingest writes to a store at a time: a second one fails at once
 naming the first, or waits for it with --wait. On a terminal, progress is a bar on standard error;
@@ -46,8 +52,8 @@ same command again to finish it).
 
 See also: hindsight ingest runs (the recorded runs; to ingest a folder named runs, write ./runs).`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if len(args) == 0 {
-				return usagef("ingest: give at least one PATH")
+			if len(args) == 0 && !opts.Reviews {
+				return usagef("ingest: give at least one PATH (or leave --reviews on to sync reviewed finals alone)")
 			}
 			if !slices.Contains(ingest.Formats, opts.Format) {
 				return usagef("--format: want one of %s, got %q", strings.Join(ingest.Formats, ", "), opts.Format)
@@ -93,6 +99,7 @@ See also: hindsight ingest runs (the recorded runs; to ingest a folder named run
 	f.StringVar(&opts.Format, "format", "auto", "input format: "+strings.Join(ingest.Formats, ", "))
 	f.StringVar(&opts.Tenant, "tenant", "", "tenant for threat records that have none; records of other tenants are rejected")
 	f.BoolVar(&opts.Prune, "prune", false, "delete documents that a read file no longer contains")
+	f.BoolVar(&opts.Reviews, "reviews", true, "also sync reviewed finals into the search index as approved grounding (--reviews=false: files only)")
 	f.BoolVar(&asJSON, "json", false, "print the run as one JSON object")
 	f.DurationVar(&opts.Wait, "wait", 0, "when another ingest is writing to the store, wait for it (--wait: up to 1h; --wait=10m: up to 10 minutes) instead of failing at once")
 	f.Lookup("wait").NoOptDefVal = "1h"

@@ -112,3 +112,49 @@ func TestIngestHelpNamesEveryFormat(t *testing.T) {
 		t.Error("the help still says JSONL only")
 	}
 }
+
+func TestIngestSyncsReviewedFinals(t *testing.T) {
+	dir := t.TempDir()
+	db := "sqlite:" + filepath.Join(dir, "h.db")
+	pairs := write(t, dir, "pairs.jsonl", `{"id":"P-1","kind":"remediation","tenant":"acme","techniques":["T1003.001"],"draft":"- Isolate the host","final":"- Isolate the host and enable LSA protection","ratings":{"accuracy":3,"clarity":4,"completeness":3},"created_at":"2024-02-01T09:00:00Z"}
+{"id":"P-2","kind":"hunting","tenant":"globex","techniques":["T1003.001"],"draft":"- Look for procdump","final":"- Look for procdump and comsvcs.dll MiniDump","ratings":{"accuracy":4,"clarity":4,"completeness":4},"created_at":"2024-02-01T09:00:00Z"}
+`)
+	var res struct {
+		Read, Inserted, Unchanged int
+	}
+	ingestJSON := func(args ...string) {
+		t.Helper()
+		code, out, errs := run(t, "", append([]string{"ingest", "--db", db, "--json"}, args...)...)
+		res.Read, res.Inserted, res.Unchanged = 0, 0, 0
+		if err := json.Unmarshal([]byte(out), &res); err != nil || code != 0 {
+			t.Fatalf("ingest %v: exit %d, %q, %v\n%s", args, code, out, err, errs)
+		}
+	}
+	ingestJSON("--reviews=false", pairs)
+	if res.Read != 2 || res.Inserted != 2 {
+		t.Fatalf("pairs without reviews: %+v", res)
+	}
+	code, out, _ := run(t, "", "search", "--db", db, "--tenant", "acme", "--json", "LSA protection")
+	if code != 0 || strings.Contains(out, "REVIEWED-") {
+		t.Fatalf("reviewed finals searchable before any sync: %s", out)
+	}
+	// No PATH: the reviewed finals alone; --tenant keeps one tenant's.
+	ingestJSON("--tenant", "acme")
+	if res.Read != 1 || res.Inserted != 1 {
+		t.Errorf("acme's reviews-only ingest: %+v", res)
+	}
+	ingestJSON()
+	if res.Read != 2 || res.Inserted != 1 || res.Unchanged != 1 {
+		t.Errorf("every tenant's reviews-only ingest: %+v", res)
+	}
+	code, out, _ = run(t, "", "search", "--db", db, "--tenant", "acme", "--json", "LSA protection")
+	var hits struct{ Hits []struct{ ID, Tenant string } }
+	if err := json.Unmarshal([]byte(out), &hits); err != nil || code != 0 || len(hits.Hits) == 0 || hits.Hits[0].ID != "REVIEWED-P-1" {
+		t.Errorf("acme's search after the sync: exit %d, %s", code, out)
+	}
+	for _, h := range hits.Hits {
+		if h.Tenant == "globex" {
+			t.Errorf("acme's search found globex's %s", h.ID)
+		}
+	}
+}

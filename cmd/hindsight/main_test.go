@@ -83,7 +83,7 @@ func TestUsageErrors(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"ingest", "--db", db}, "give at least one PATH"},
+		{[]string{"ingest", "--db", db, "--reviews=false"}, "give at least one PATH"},
 		{[]string{"ingest", "--db", db, "--format", "csv", dir}, "--format"},
 		{[]string{"search", "--db", db, "x"}, "--tenant is required"},
 		{[]string{"search", "--db", db, "--tenant", "a", "--k", "0", "x"}, "--k"},

@@ -20,20 +20,33 @@ type nightly struct {
 	schedule string   // cron expression; empty: no scheduled ingest
 	paths    []string // what each run reads
 	prune    bool
+	// reviews makes reviewed finals grounding: each review is synced in the background, and each
+	// scheduled run and upload syncs them too.
+	reviews bool
 }
+
+// scheduledWait is how long a scheduled run waits for the store's writer lock before it is
+// skipped: long enough for a background review sync, short of any real ingest.
+const scheduledWait = time.Minute
 
 func (m *Main) serveCommand() *cobra.Command {
 	var n nightly
 	var uploadLimit string
 	cmd := &cobra.Command{
-		Use:   "serve [--addr HOST:PORT] [--ingest-schedule CRON --ingest-path DIR... [--ingest-prune]]",
+		Use:   "serve [--addr HOST:PORT] [--ingest-schedule CRON --ingest-path DIR... [--ingest-prune]] [--ingest-reviews=false]",
 		Short: "Serve the REST API (and, on a schedule, ingest)",
 		Long: `Serves the REST API. With --ingest-schedule, the server also runs hindsight ingest of the
 --ingest-path folders or files on that schedule: a five-field cron expression ("0 2 * * *" is 02:00
 every day, in the server's time zone; prefix "CRON_TZ=UTC " for another zone). Each run is
 logged and recorded like any other (GET /v1/ingest/runs); a start that comes while an ingest is
-still writing to the store (this server's or another process's) is skipped. Stopping the server
-interrupts a run under way, which is recorded as such; the next run finishes its work.`,
+still writing to the store (this server's or another process's) is skipped after a minute's wait.
+Stopping the server interrupts a run under way, which is recorded as such; the next run finishes
+its work.
+
+Reviewed finals become grounding (unless --ingest-reviews=false): each review stored through the
+API starts a background sync of its draft's final into the search index (a short ingest run;
+reviews that come meanwhile are synced together by the next), and scheduled runs and uploads sync
+every final of theirs too.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if (n.schedule == "") != (len(n.paths) == 0) {
 				return usagef("--ingest-schedule and --ingest-path go together")
@@ -53,6 +66,7 @@ interrupts a run under way, which is recorded as such; the next run finishes its
 	f.StringVar(&n.schedule, "ingest-schedule", env("HINDSIGHT_INGEST_SCHEDULE", ""), `run ingest on this cron schedule, e.g. "0 2 * * *" (env HINDSIGHT_INGEST_SCHEDULE)`)
 	f.StringArrayVar(&n.paths, "ingest-path", nil, "folder or file the scheduled ingest reads (repeat for several)")
 	f.BoolVar(&n.prune, "ingest-prune", false, "the scheduled ingest deletes documents its files no longer contain")
+	f.BoolVar(&n.reviews, "ingest-reviews", true, "reviewed finals become grounding: synced after each review, by scheduled runs and by uploads")
 	f.StringVar(&uploadLimit, "ingest-max-body", "64MiB", "largest upload POST /v1/ingest accepts (e.g. 64MiB, 1GiB)")
 	return cmd
 }
@@ -60,7 +74,7 @@ interrupts a run under way, which is recorded as such; the next run finishes its
 // serve listens on the configured address and serves until ctx is done. ready, if not nil, is
 // called with the bound address once the server accepts connections.
 func (m *Main) serve(ctx context.Context, ready func(addr string)) error {
-	return m.serveWith(ctx, ready, nightly{}, 0)
+	return m.serveWith(ctx, ready, nightly{reviews: true}, 0)
 }
 
 // serveWith is serve with a scheduled ingest (none when n.schedule is empty) and the largest
@@ -104,6 +118,9 @@ func (m *Main) serveWith(ctx context.Context, ready func(addr string), n nightly
 	}
 	in := ingest.New(db, emb, m.Logger)
 	cfg := api.Config{Store: db, Search: r, Drafter: drafter, Logger: m.Logger, Ingest: in, UploadLimit: uploadLimit}
+	if n.reviews {
+		cfg.Reviews = ingest.NewReviewSync(in, ingest.Options{})
+	}
 	if gen != nil {
 		cfg.Ready = func(ctx context.Context) error { return gen.Ping(ctx) }
 	}
@@ -116,15 +133,22 @@ func (m *Main) serveWith(ctx context.Context, ready func(addr string), n nightly
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			in.RunScheduled(sctx, sched, n.paths, ingest.Options{Prune: n.prune})
+			in.RunScheduled(sctx, sched, n.paths, ingest.Options{Prune: n.prune, Reviews: n.reviews, Wait: scheduledWait})
+		}()
+	}
+	if cfg.Reviews != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			cfg.Reviews.Run(sctx)
 		}()
 	}
 	if ready != nil {
 		ready(ln.Addr().String())
 	}
 	err = srv.Serve(ctx, ln, 15*time.Second)
-	// The scheduled run, if one is going, stops with the server and records itself as interrupted
-	// before the store is closed.
+	// The scheduled run and the review sync, if one is going, stop with the server and record
+	// themselves as interrupted before the store is closed.
 	stop()
 	wg.Wait()
 	if err != nil {

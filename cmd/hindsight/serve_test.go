@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/hindsightsec/hindsight"
+	"github.com/hindsightsec/hindsight/ingest"
 	"github.com/hindsightsec/hindsight/store/sqlite"
 )
 
@@ -138,6 +139,98 @@ func TestParseSize(t *testing.T) {
 	for _, in := range []string{"", "0", "-1", "MiB", "1.5GiB", "9999999999GiB"} {
 		if _, err := parseSize(in); err == nil {
 			t.Errorf("parseSize(%q) took it", in)
+		}
+	}
+}
+
+// TestServeSyncsReviews checks that a review stored through the server's API becomes searchable
+// grounding without another command, and that the server stops cleanly afterwards.
+func TestServeSyncsReviews(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "h.db")
+	if code, _, errs := run(t, "", "ingest", "--db", "sqlite:"+path, write(t, dir, "in.jsonl", records)); code != 0 {
+		t.Fatal(errs)
+	}
+	code, out, errs := run(t, "", "keys", "create", "--db", "sqlite:"+path, "--tenant", "acme", "--role", "reviewer")
+	if code != 0 {
+		t.Fatalf("keys create: %s %s", out, errs)
+	}
+	key := strings.TrimSpace(out)
+	m := &Main{Stdout: io.Discard, Stderr: io.Discard}
+	m.Config = Config{DB: "sqlite:" + path, Embedder: "builtin", LLM: "extractive", Addr: "127.0.0.1:0", LogLevel: "error"}
+	if err := m.setup(); err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	addrc := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() { done <- m.serve(ctx, func(a string) { addrc <- a }) }()
+	var addr string
+	select {
+	case addr = <-addrc:
+	case err := <-done:
+		t.Fatal(err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("server did not start")
+	}
+	post := func(path, body string, out any) int {
+		t.Helper()
+		req, _ := http.NewRequest("POST", "http://"+addr+path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+key)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		json.NewDecoder(resp.Body).Decode(out)
+		return resp.StatusCode
+	}
+	var d hindsight.Draft
+	if code := post("/v1/drafts", `{"kind":"remediation","threat":{"title":"procdump against lsass","summary":"procdump.exe -ma lsass.exe on WS-4","techniques":["T1003.001"]}}`, &d); code != 201 {
+		t.Fatalf("draft = %d", code)
+	}
+	var rev hindsight.Review
+	if code := post("/v1/drafts/"+d.ID+"/reviews", `{"final":"- Enable Credential Guard on WS-4","ratings":{"accuracy":3,"clarity":4,"completeness":3}}`, &rev); code != 201 {
+		t.Fatalf("review = %d", code)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		var res struct{ Hits []hindsight.Hit }
+		if code := post("/v1/search", `{"text":"credential guard"}`, &res); code != 200 {
+			t.Fatalf("search = %d", code)
+		}
+		if len(res.Hits) > 0 && res.Hits[0].ID == "REVIEWED-"+d.ID {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the reviewed final is not searchable 20s after the review: %+v", res.Hits)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("serve returned %v", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("the server did not stop")
+	}
+	store, err := sqlite.Open(context.Background(), path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	runs, _ := store.FindRuns(context.Background(), -1)
+	if len(runs) < 2 || runs[0].Tenant != "acme" || strings.Join(runs[0].Paths, " ") != ingest.ReviewsSource {
+		t.Errorf("runs = %+v; want the review sync's run, acme's, last", runs)
+	}
+	for _, r := range runs {
+		if r.Status == hindsight.RunRunning {
+			t.Errorf("run %s left running after the server stopped", r.ID)
 		}
 	}
 }

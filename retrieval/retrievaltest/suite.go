@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/hindsightsec/hindsight"
+	"github.com/hindsightsec/hindsight/eval"
 	"github.com/hindsightsec/hindsight/ingest"
 	"github.com/hindsightsec/hindsight/retrieval"
 )
@@ -22,6 +23,7 @@ import (
 type Backend interface {
 	ingest.Store
 	retrieval.Index
+	CreateReview(ctx context.Context, r *hindsight.Review) error
 }
 
 var (
@@ -46,6 +48,7 @@ func Exercise(t *testing.T, open func(t *testing.T) Backend) {
 	t.Run("ConcurrentReadersDuringWrite", func(t *testing.T) { testConcurrent(t, open(t)) })
 	t.Run("TenantIsolation", func(t *testing.T) { testTenantIsolation(t, open(t)) })
 	t.Run("Runs", func(t *testing.T) { testRuns(t, open(t)) })
+	t.Run("ReviewedFinals", func(t *testing.T) { testReviewedFinals(t, open(t)) })
 }
 
 // Write stores documents as ingest would: chunked, tokenised and embedded with the built-in
@@ -489,5 +492,108 @@ func testRuns(t *testing.T, b Backend) {
 	run.Rejected = append(run.Rejected, hindsight.Rejection{File: "a", Line: 2, Field: "id", Error: "is required"})
 	if err := b.SaveRun(ctx, run); err != nil {
 		t.Fatalf("update run: %v", err)
+	}
+}
+
+// testReviewedFinals pages through reviewed drafts, each with its latest review, and checks that
+// an ingest run makes their finals searchable grounding within their tenants, replaced by a newer
+// review.
+func testReviewedFinals(t *testing.T, b Backend) {
+	ctx := context.Background()
+	pair := func(id, tenant string, kind hindsight.DraftKind, final string) hindsight.Pair {
+		return hindsight.Pair{ID: id, Kind: kind, Model: "extractive", PromptVersion: "extractive-1", Tenant: tenant,
+			Techniques: []string{"T1003.001"}, Draft: "- Isolate the host", Final: final,
+			Ratings: hindsight.Ratings{Accuracy: 4, Clarity: 4, Completeness: 3}, CreatedAt: t0}
+	}
+	pairs := []hindsight.Pair{
+		pair("DRF-C", "acme", hindsight.DraftRemediation, "- Rotate the krbtgt password twice"),
+		pair("DRF-A", "globex", hindsight.DraftRemediation, "- Rotate the krbtgt password at globex"),
+		pair("DRF-E", "acme", hindsight.DraftHardening, "- Enable LSA protection on every server"),
+		pair("DRF-B", "acme", hindsight.DraftHunting, "- Hunt for procdump on jump hosts"),
+		pair("DRF-D", "acme", hindsight.DraftRemediation, "- Reset the password of svc_backup"),
+	}
+	if _, _, _, err := b.ImportPairs(ctx, pairs); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.CreateReview(ctx, &hindsight.Review{ID: "REV-2", DraftID: "DRF-C", Tenant: "acme", Reviewer: "k1",
+		Final: "- Rotate the krbtgt password twice, ten hours apart", Ratings: hindsight.Ratings{Accuracy: 2, Clarity: 2, Completeness: 2},
+		CreatedAt: t0.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	page := func(p eval.PairPage) []string {
+		t.Helper()
+		var out []string
+		for {
+			got, err := b.FindPairsPage(ctx, p)
+			if err != nil {
+				t.Fatalf("FindPairsPage(%+v): %v", p, err)
+			}
+			if len(got) > p.Limit {
+				t.Fatalf("FindPairsPage(%+v) returned %d drafts", p, len(got))
+			}
+			for _, sp := range got {
+				out = append(out, sp.Draft.ID+"/"+sp.Review.ID)
+			}
+			if len(got) < p.Limit {
+				return out
+			}
+			p.After = got[len(got)-1].Draft.ID
+		}
+	}
+	all := []string{"DRF-A/REV-IMPORT-DRF-A", "DRF-B/REV-IMPORT-DRF-B", "DRF-C/REV-2", "DRF-D/REV-IMPORT-DRF-D", "DRF-E/REV-IMPORT-DRF-E"}
+	if got := page(eval.PairPage{Limit: 2}); strings.Join(got, " ") != strings.Join(all, " ") {
+		t.Errorf("pages of 2 = %v, want %v: in ID order, each with its latest review", got, all)
+	}
+	if got := page(eval.PairPage{Tenant: "acme", After: "DRF-B", Limit: 10}); strings.Join(got, " ") != strings.Join(all[2:], " ") {
+		t.Errorf("acme's after DRF-B = %v, want %v", got, all[2:])
+	}
+	if got := page(eval.PairPage{DraftIDs: []string{"DRF-E", "DRF-X", "DRF-A"}, Limit: 10}); strings.Join(got, " ") != all[0]+" "+all[4] {
+		t.Errorf("drafts named = %v, want %v", got, []string{all[0], all[4]})
+	}
+	if got := page(eval.PairPage{Tenant: "acme", DraftIDs: []string{"DRF-E", "DRF-A"}, Limit: 10}); strings.Join(got, " ") != all[4] {
+		t.Errorf("acme's of the drafts named = %v, want %v", got, all[4:])
+	}
+
+	in := ingest.New(b, embedder, nil)
+	run, err := in.Run(ctx, nil, ingest.Options{Reviews: true, BatchSize: 2})
+	if err != nil || run.Read != 5 || run.Inserted != 5 || len(run.Rejected) != 0 {
+		t.Fatalf("reviews sync: %+v, %v; want 5 read and inserted", run, err)
+	}
+	acme := hindsight.Filter{Tenant: "acme"}
+	text := func(name, q string, f hindsight.Filter, want ...string) {
+		t.Helper()
+		if got := ids(tsearch(t, b, q, f, 100)); !sameSet(got, want) {
+			t.Errorf("%s: text search = %v, want %v", name, got, want)
+		}
+	}
+	text("acme's reviewed finals", "krbtgt", acme, "REVIEWED-DRF-C")
+	text("globex's reviewed finals", "krbtgt", hindsight.Filter{Tenant: "globex"}, "REVIEWED-DRF-A")
+	if got, want := ids(vsearch(t, b, "krbtgt password", acme, 100)), []string{"REVIEWED-DRF-B", "REVIEWED-DRF-C", "REVIEWED-DRF-D", "REVIEWED-DRF-E"}; !sameSet(got, want) || got[0] != "REVIEWED-DRF-C" {
+		t.Errorf("acme's vector search = %v, want %v with REVIEWED-DRF-C first", got, want)
+	}
+	key := hindsight.DocKey{Tenant: "acme", Kind: hindsight.KindThreat, ID: "REVIEWED-DRF-C"}
+	docs, err := b.FindDocuments(ctx, []hindsight.DocKey{key})
+	if err != nil || docs[key] == nil {
+		t.Fatalf("FindDocuments(%v) = %v, %v", key, docs, err)
+	}
+	if d := docs[key]; d.Remediation != "- Rotate the krbtgt password twice, ten hours apart" || string(d.Metadata["status"]) != `"approved"` ||
+		string(d.Metadata["review_id"]) != `"REV-2"` {
+		t.Errorf("reviewed final = %+v", d)
+	}
+
+	// A newer review replaces the final; the rest is unchanged.
+	if err := b.CreateReview(ctx, &hindsight.Review{ID: "REV-3", DraftID: "DRF-C", Tenant: "acme", Reviewer: "k2",
+		Final: "- Reset the krbtgt account with the New-KrbtgtKeys script", Ratings: hindsight.Ratings{Accuracy: 5, Clarity: 5, Completeness: 5},
+		CreatedAt: t0.Add(2 * time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	run, err = in.Run(ctx, nil, ingest.Options{Reviews: true, Tenant: "acme"})
+	if err != nil || run.Read != 4 || run.Updated != 1 || run.Unchanged != 3 || run.Deleted != 0 {
+		t.Fatalf("acme's sync after a new review: %+v, %v; want 1 updated, 3 unchanged", run, err)
+	}
+	text("replaced final", "script", acme, "REVIEWED-DRF-C")
+	text("replaced final's old text", "apart", acme)
+	if got := ids(vsearch(t, b, "New-KrbtgtKeys script", acme, 1)); len(got) != 1 || got[0] != "REVIEWED-DRF-C" {
+		t.Errorf("vector search for the new final = %v, want REVIEWED-DRF-C", got)
 	}
 }

@@ -19,13 +19,7 @@ import (
 // SaveEvalReport).
 func (db *DB) FindPairs(ctx context.Context, f eval.PairFilter) ([]eval.StoredPair, error) {
 	var args sqlArgs
-	// The latest review of each draft: the newest, and of reviews stored in the same microsecond
-	// the last stored.
-	q := `SELECT d.draft::text, r.id, r.reviewer, r.final, r.accuracy, r.clarity, r.completeness, r.comment, r.created_at
-		FROM drafts d
-		JOIN LATERAL (SELECT * FROM reviews r2 WHERE r2.draft_id = d.id AND r2.tenant = d.tenant
-			ORDER BY r2.created_at DESC, r2.seq DESC LIMIT 1) r ON true
-		WHERE true`
+	q := pairsSelect
 	if f.Tenant != "" {
 		q += " AND d.tenant = " + args.add(f.Tenant)
 	}
@@ -43,9 +37,50 @@ func (db *DB) FindPairs(ctx context.Context, f eval.PairFilter) ([]eval.StoredPa
 		q += " AND d.created_at < " + args.add(f.Until)
 	}
 	q += " ORDER BY d.created_at, d.id"
-	rows, err := db.pool.Query(ctx, q, args...)
+	out, err := db.queryPairs(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("find pairs: %w", err)
+	}
+	return out, nil
+}
+
+// FindPairsPage returns one page of reviewed drafts in order of draft ID, each with its latest
+// review, as FindPairs does: the drafts of p.Tenant (every tenant's when empty), of p.DraftIDs
+// when given, whose IDs sort after p.After, at most p.Limit of them. A page shorter than its
+// limit is the last.
+func (db *DB) FindPairsPage(ctx context.Context, p eval.PairPage) ([]eval.StoredPair, error) {
+	if p.Limit <= 0 {
+		p.Limit = eval.DefaultPageLimit
+	}
+	var args sqlArgs
+	q := pairsSelect + " AND d.id > " + args.add(p.After)
+	if p.Tenant != "" {
+		q += " AND d.tenant = " + args.add(p.Tenant)
+	}
+	if len(p.DraftIDs) > 0 {
+		q += " AND d.id = ANY (" + args.add(p.DraftIDs) + "::text[])"
+	}
+	q += " ORDER BY d.id LIMIT " + args.add(p.Limit)
+	out, err := db.queryPairs(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("find pairs page: %w", err)
+	}
+	return out, nil
+}
+
+// pairsSelect selects every reviewed draft with its latest review: the newest, and of reviews
+// stored in the same microsecond the last stored. Conditions follow as " AND ...".
+const pairsSelect = `SELECT d.draft::text, r.id, r.reviewer, r.final, r.accuracy, r.clarity, r.completeness, r.comment, r.created_at
+		FROM drafts d
+		JOIN LATERAL (SELECT * FROM reviews r2 WHERE r2.draft_id = d.id AND r2.tenant = d.tenant
+			ORDER BY r2.created_at DESC, r2.seq DESC LIMIT 1) r ON true
+		WHERE true`
+
+// queryPairs runs a query built on pairsSelect and decodes its rows.
+func (db *DB) queryPairs(ctx context.Context, q string, args ...any) ([]eval.StoredPair, error) {
+	rows, err := db.pool.Query(ctx, q, args...)
+	if err != nil {
+		return nil, err
 	}
 	defer rows.Close()
 	var out []eval.StoredPair
@@ -55,19 +90,16 @@ func (db *DB) FindPairs(ctx context.Context, f eval.PairFilter) ([]eval.StoredPa
 		var created time.Time
 		if err := rows.Scan(&raw, &r.ID, &r.Reviewer, &r.Final, &r.Ratings.Accuracy, &r.Ratings.Clarity,
 			&r.Ratings.Completeness, &r.Comment, &created); err != nil {
-			return nil, fmt.Errorf("find pairs: %w", err)
+			return nil, err
 		}
 		var d hindsight.Draft
 		if err := json.Unmarshal(raw, &d); err != nil {
-			return nil, fmt.Errorf("find pairs: decode draft: %w", err)
+			return nil, fmt.Errorf("decode draft: %w", err)
 		}
 		r.DraftID, r.Tenant, r.CreatedAt = d.ID, d.Tenant, created.UTC()
 		out = append(out, eval.StoredPair{Draft: &d, Review: &r})
 	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("find pairs: %w", err)
-	}
-	return out, nil
+	return out, rows.Err()
 }
 
 // SaveEvalReport stores an eval report. A report over one tenant's drafts is stored under that

@@ -92,6 +92,7 @@ type Catalog interface {
 	FindKeys(ctx context.Context, tenant string) ([]*hindsight.Key, error)
 
 	FindPairs(ctx context.Context, f eval.PairFilter) ([]eval.StoredPair, error)
+	FindPairsPage(ctx context.Context, p eval.PairPage) ([]eval.StoredPair, error)
 	SaveEvalReport(ctx context.Context, r *eval.Report) error
 	FindLatestEvalReport(ctx context.Context, tenant string) (json.RawMessage, error)
 }
@@ -314,6 +315,11 @@ func (ix *Index) FindKeys(ctx context.Context, tenant string) ([]*hindsight.Key,
 // FindPairs returns the drafts with the final text their reviewers shipped, for eval.
 func (ix *Index) FindPairs(ctx context.Context, f eval.PairFilter) ([]eval.StoredPair, error) {
 	return ix.catalog.FindPairs(ctx, f)
+}
+
+// FindPairsPage returns one page of reviewed drafts with their latest reviews, in order of draft ID.
+func (ix *Index) FindPairsPage(ctx context.Context, p eval.PairPage) ([]eval.StoredPair, error) {
+	return ix.catalog.FindPairsPage(ctx, p)
 }
 
 // SaveEvalReport stores an eval report.

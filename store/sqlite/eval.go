@@ -17,10 +17,7 @@ import (
 // tenant's drafts: eval is an operator's tool, and its reports keep tenants apart (see
 // SaveEvalReport).
 func (db *DB) FindPairs(ctx context.Context, f eval.PairFilter) ([]eval.StoredPair, error) {
-	q := `SELECT d.draft, r.id, r.reviewer, r.final, r.accuracy, r.clarity, r.completeness, r.comment, r.created_at
-		FROM drafts d JOIN reviews r ON r.draft_id = d.id AND r.tenant = d.tenant
-		WHERE r.rowid = (SELECT r2.rowid FROM reviews r2 WHERE r2.draft_id = d.id AND r2.tenant = d.tenant
-			ORDER BY r2.created_at DESC, r2.rowid DESC LIMIT 1)`
+	q := pairsSelect
 	var args []any
 	if f.Tenant != "" {
 		q += " AND d.tenant = ?"
@@ -41,9 +38,54 @@ func (db *DB) FindPairs(ctx context.Context, f eval.PairFilter) ([]eval.StoredPa
 		args = append(args, f.Until.UnixNano())
 	}
 	q += " ORDER BY d.created_at, d.id"
-	rows, err := db.r.QueryContext(ctx, q, args...)
+	out, err := db.queryPairs(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("find pairs: %w", err)
+	}
+	return out, nil
+}
+
+// FindPairsPage returns one page of reviewed drafts in order of draft ID, each with its latest
+// review, as FindPairs does: the drafts of p.Tenant (every tenant's when empty), of p.DraftIDs
+// when given, whose IDs sort after p.After, at most p.Limit of them. A page shorter than its
+// limit is the last.
+func (db *DB) FindPairsPage(ctx context.Context, p eval.PairPage) ([]eval.StoredPair, error) {
+	if p.Limit <= 0 {
+		p.Limit = eval.DefaultPageLimit
+	}
+	q := pairsSelect + " AND d.id > ?"
+	args := []any{p.After}
+	if p.Tenant != "" {
+		q += " AND d.tenant = ?"
+		args = append(args, p.Tenant)
+	}
+	if len(p.DraftIDs) > 0 {
+		q += " AND d.id IN (?" + strings.Repeat(", ?", len(p.DraftIDs)-1) + ")"
+		for _, id := range p.DraftIDs {
+			args = append(args, id)
+		}
+	}
+	q += " ORDER BY d.id LIMIT ?"
+	args = append(args, p.Limit)
+	out, err := db.queryPairs(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("find pairs page: %w", err)
+	}
+	return out, nil
+}
+
+// pairsSelect selects every reviewed draft with its latest review, the newest and, of reviews
+// stored at the same time, the last stored; conditions follow as " AND ...".
+const pairsSelect = `SELECT d.draft, r.id, r.reviewer, r.final, r.accuracy, r.clarity, r.completeness, r.comment, r.created_at
+		FROM drafts d JOIN reviews r ON r.draft_id = d.id AND r.tenant = d.tenant
+		WHERE r.rowid = (SELECT r2.rowid FROM reviews r2 WHERE r2.draft_id = d.id AND r2.tenant = d.tenant
+			ORDER BY r2.created_at DESC, r2.rowid DESC LIMIT 1)`
+
+// queryPairs runs a query built on pairsSelect and decodes its rows.
+func (db *DB) queryPairs(ctx context.Context, q string, args ...any) ([]eval.StoredPair, error) {
+	rows, err := db.r.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
 	}
 	defer rows.Close()
 	var out []eval.StoredPair
@@ -53,19 +95,16 @@ func (db *DB) FindPairs(ctx context.Context, f eval.PairFilter) ([]eval.StoredPa
 		var created sql.NullInt64
 		if err := rows.Scan(&raw, &r.ID, &r.Reviewer, &r.Final, &r.Ratings.Accuracy, &r.Ratings.Clarity,
 			&r.Ratings.Completeness, &r.Comment, &created); err != nil {
-			return nil, fmt.Errorf("find pairs: %w", err)
+			return nil, err
 		}
 		var d hindsight.Draft
 		if err := json.Unmarshal([]byte(raw), &d); err != nil {
-			return nil, fmt.Errorf("find pairs: decode draft: %w", err)
+			return nil, fmt.Errorf("decode draft: %w", err)
 		}
 		r.DraftID, r.Tenant, r.CreatedAt = d.ID, d.Tenant, fromNanos(created)
 		out = append(out, eval.StoredPair{Draft: &d, Review: &r})
 	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("find pairs: %w", err)
-	}
-	return out, nil
+	return out, rows.Err()
 }
 
 // SaveEvalReport stores an eval report. A report over one tenant's drafts is stored under that
