@@ -65,6 +65,8 @@ type indexData struct {
 	sections  []string
 	sectionID map[string]uint8
 
+	termScratch []int32 // addChunk's working memory
+
 	// filters memoises filter results for the index as it stands: the signals of one search, and
 	// searches of one tenant, share them. Emptied whenever the index changes.
 	filters map[string]*filterResult
@@ -427,8 +429,13 @@ func (ix *index) addChunk(doc int32, id uint32, section, terms, space string, di
 	}
 	c := int32(len(ix.chunks))
 	ch := ichunk{id: id, doc: doc, section: sid, alive: true}
-	counts := map[int32]uint16{}
-	for _, t := range strings.Fields(terms) {
+	ids := ix.termScratch[:0]
+	for rest := terms; rest != ""; {
+		var t string
+		t, rest, _ = strings.Cut(rest, " ")
+		if t == "" {
+			continue
+		}
 		id, ok := ix.termIDs[t]
 		if !ok {
 			id = int32(len(ix.postings))
@@ -436,15 +443,20 @@ func (ix *index) addChunk(doc int32, id uint32, section, terms, space string, di
 			ix.postings = append(ix.postings, nil)
 			ix.df = append(ix.df, 0)
 		}
-		if counts[id] < math.MaxUint16 {
-			counts[id]++
-		}
-		ch.length++
+		ids = append(ids, id)
 	}
-	for id, tf := range counts {
-		ix.postings[id] = append(ix.postings[id], posting{chunk: c, tf: tf})
-		ix.df[id]++
-		ch.terms = append(ch.terms, id)
+	ix.termScratch = ids
+	ch.length = int32(len(ids))
+	slices.Sort(ids)
+	for i := 0; i < len(ids); {
+		j := i + 1
+		for j < len(ids) && ids[j] == ids[i] {
+			j++
+		}
+		ix.postings[ids[i]] = append(ix.postings[ids[i]], posting{chunk: c, tf: uint16(min(j-i, math.MaxUint16))})
+		ix.df[ids[i]]++
+		ch.terms = append(ch.terms, ids[i])
+		i = j
 	}
 	if space == ix.space && dim > 0 {
 		if ix.dim == 0 {
