@@ -49,6 +49,10 @@ type indexData struct {
 	byTechnique map[string][]int32 // technique (parents included) → doc slots, dead ones too
 
 	chunks  []ichunk
+	// chunkDoc and chunkLen repeat each chunk's document and length densely, for the text
+	// search's inner loop, which reads them for every posting it scores.
+	chunkDoc []int32
+	chunkLen []int32
 	slotOfC chunkSlots  // chunks.id → chunk slot
 	ann     *hnsw.Index // vectors of the chunks embedded in space, keyed by chunks.id
 	vectors int         // live chunks with a vector
@@ -465,6 +469,8 @@ func (ix *index) addChunk(doc int32, id uint32, section, terms, space string, di
 		ch.hasVec = dim == ix.dim
 	}
 	ix.chunks = append(ix.chunks, ch)
+	ix.chunkDoc = append(ix.chunkDoc, doc)
+	ix.chunkLen = append(ix.chunkLen, ch.length)
 	ix.slotOfC.set(id, c)
 	ix.docs[doc].chunks = append(ix.docs[doc].chunks, c)
 	ix.live++
@@ -658,21 +664,21 @@ func (ix *index) scoreTerms(qs []queryTerm, allowed []bool, n int) []scored {
 		df := float64(q.df)
 		idf := math.Log(1 + (N-df+0.5)/(df+0.5))
 		for _, p := range ix.postings[q.id] {
-			ch := &ix.chunks[p.chunk]
-			if !ch.alive || !allowed[ch.doc] {
+			// A chunk dies only with its document, which no filter allows.
+			if !allowed[ix.chunkDoc[p.chunk]] {
 				continue
 			}
 			tf := float64(p.tf)
 			if sc.acc[p.chunk] == 0 {
 				sc.touched = append(sc.touched, p.chunk)
 			}
-			sc.acc[p.chunk] += float32(idf * tf * (bm25K1 + 1) / (tf + bm25K1*(1-bm25B+bm25B*float64(ch.length)/avg)))
+			sc.acc[p.chunk] += float32(idf * tf * (bm25K1 + 1) / (tf + bm25K1*(1-bm25B+bm25B*float64(ix.chunkLen[p.chunk])/avg)))
 		}
 	}
 	// Each document's best chunk, in sc.best by doc slot (chunk slot + 1; 0 none).
 	var docs []int32
 	for _, c := range sc.touched {
-		d := ix.chunks[c].doc
+		d := ix.chunkDoc[c]
 		b := sc.best[d]
 		switch {
 		case b == 0:
