@@ -538,30 +538,17 @@ func (d *idoc) matches(f *hindsight.Filter) bool {
 	return f.MinSeverity.Rank() == 0 || d.severity >= f.MinSeverity.Rank()
 }
 
-// filtered evaluates the filter, or returns the memoised result. A filter without techniques is
-// evaluated once per document; one with techniques is the same filter without them (memoised:
-// the searches of one tenant share it) narrowed to the documents that have one of them.
+// filtered evaluates the filter. A filter without techniques is evaluated once per document and
+// memoised for the index as it stands: the signals of one search, and the searches of one tenant,
+// share it. A filter with techniques is the same filter without them narrowed to the documents
+// that have one of them, found from per-technique postings; it is cheap and rarely repeats, so it
+// is not memoised (it would push the tenant's filter out of the memo).
 func (ix *index) filtered(f *hindsight.Filter) *filterResult {
-	key := fmt.Sprintf("%q|%t|%q|%q|%d|%d|%s", f.Tenant, f.OtherTenants, f.Kinds, f.Techniques,
-		f.Since.UnixNano(), f.Until.UnixNano(), f.MinSeverity)
-	ix.filterMu.Lock()
-	r := ix.filters[key]
-	ix.filterMu.Unlock()
-	if r != nil {
-		return r
-	}
-	r = &filterResult{allowed: make([]bool, len(ix.docs))}
-	if len(f.Techniques) == 0 {
-		for i := range ix.docs {
-			if ix.docs[i].matches(f) {
-				r.allowed[i] = true
-				r.accepted += ix.docs[i].vectors
-			}
-		}
-	} else {
+	if len(f.Techniques) > 0 {
 		base := *f
 		base.Techniques = nil
 		allowed := ix.filtered(&base).allowed
+		r := &filterResult{allowed: make([]bool, len(ix.docs)), docs: []int32{}}
 		for _, t := range f.Techniques {
 			for _, d := range ix.byTechnique[t] {
 				if allowed[d] && !r.allowed[d] {
@@ -570,6 +557,22 @@ func (ix *index) filtered(f *hindsight.Filter) *filterResult {
 					r.docs = append(r.docs, d)
 				}
 			}
+		}
+		return r
+	}
+	key := fmt.Sprintf("%q|%t|%q|%d|%d|%s", f.Tenant, f.OtherTenants, f.Kinds,
+		f.Since.UnixNano(), f.Until.UnixNano(), f.MinSeverity)
+	ix.filterMu.Lock()
+	r := ix.filters[key]
+	ix.filterMu.Unlock()
+	if r != nil {
+		return r
+	}
+	r = &filterResult{allowed: make([]bool, len(ix.docs))}
+	for i := range ix.docs {
+		if ix.docs[i].matches(f) {
+			r.allowed[i] = true
+			r.accepted += ix.docs[i].vectors
 		}
 	}
 	ix.filterMu.Lock()
@@ -737,7 +740,7 @@ func (ix *index) nearest(ctx context.Context, vec []float32, fr *filterResult, n
 	if accepted == 0 {
 		return nil, nil
 	}
-	if fr.docs != nil && accepted <= scoreAllLimit {
+	if fr.docs != nil && float64(accepted)*float64(accepted) <= scoreAllFactor*float64(ix.vectors) {
 		return ix.scoreAll(vec, fr.docs, n), nil
 	}
 	accept := func(id uint32) bool {
@@ -771,9 +774,12 @@ func (ix *index) nearest(ctx context.Context, vec []float32, fr *filterResult, n
 	}
 }
 
-// scoreAllLimit is the most vectors a filtered search scores one by one, when the filter knows its
-// documents, rather than walking the graph: scoring 20,000 takes about a third of a millisecond.
-const scoreAllLimit = 20000
+// scoreAllFactor decides when a filtered search that knows its documents scores their A vectors
+// one by one rather than walking the graph. A walk visits about 10·ef·N/A of the N vectors to fill
+// its beam with accepted ones, each visit costing about two dot products (retrieval/hnsw's cost
+// model); scoring costs A. Scoring is the cheaper while A² ≤ 20·ef·N: at 400,000 vectors, up to
+// about 28,000 of them.
+const scoreAllFactor = 20 * annEfSearch
 
 // scoreAll scores every vector of docs, which is exact, and returns each document's nearest chunk
 // for the n nearest documents.
