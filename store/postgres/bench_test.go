@@ -14,6 +14,7 @@ import (
 	"github.com/hindsightsec/hindsight"
 	"github.com/hindsightsec/hindsight/retrieval"
 	"github.com/hindsightsec/hindsight/sample"
+	"github.com/hindsightsec/hindsight/store/postgres/pgtest"
 )
 
 // The benchmarks load benchChunks chunks (HINDSIGHT_BENCH_CHUNKS overrides it) of a generated
@@ -85,7 +86,7 @@ func BenchmarkBulkLoad(b *testing.B) {
 			var total, build time.Duration
 			for range b.N {
 				b.StopTimer()
-				db, _ := open(b)
+				db, _ := pgtest.Open(b)
 				if indexAfter {
 					if err := db.CreateSpace(ctx, space.String(), space.Dim); err != nil {
 						b.Fatal(err)
@@ -123,7 +124,7 @@ func BenchmarkBulkLoad(b *testing.B) {
 func BenchmarkSearch(b *testing.B) {
 	ws, corpus, chunks := benchData(b)
 	ctx := context.Background()
-	db, dsn := open(b)
+	db, dsn := pgtest.Open(b)
 	if err := db.CreateSpace(ctx, space.String(), space.Dim); err != nil {
 		b.Fatal(err)
 	}
@@ -135,8 +136,8 @@ func BenchmarkSearch(b *testing.B) {
 	if err := db.BuildVectorIndex(ctx, space.String(), space.Dim); err != nil {
 		b.Fatal(err)
 	}
-	conn := connect(b)
-	if _, err := conn.Exec(ctx, "VACUUM ANALYZE "+schemaOf(dsn)+".documents, "+schemaOf(dsn)+".chunks"); err != nil {
+	conn := pgtest.Connect(b)
+	if _, err := conn.Exec(ctx, "VACUUM ANALYZE "+pgtest.SchemaOf(dsn)+".documents, "+pgtest.SchemaOf(dsn)+".chunks"); err != nil {
 		b.Fatal(err)
 	}
 	b.Logf("loaded %d chunks and built the index in %v", chunks, time.Since(setup))

@@ -10,6 +10,7 @@ import (
 	"github.com/hindsightsec/hindsight/retrieval"
 	"github.com/hindsightsec/hindsight/sample"
 	"github.com/hindsightsec/hindsight/store/postgres"
+	"github.com/hindsightsec/hindsight/store/postgres/pgtest"
 )
 
 // corpusWrites returns the writes ingest would make for a generated corpus: its knowledge, then
@@ -51,12 +52,12 @@ func load(t testing.TB, db *postgres.DB, ws []hindsight.DocumentWrite) {
 func TestVectorSearchUsesIndex(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	db, dsn := open(t)
+	db, dsn := pgtest.Open(t)
 	ws, corpus := corpusWrites(t, 500)
 	load(t, db, ws)
 	// As autovacuum would after a load: the planner picks the index by the statistics.
-	conn := connect(t)
-	if _, err := conn.Exec(ctx, "ANALYZE "+schemaOf(dsn)+".documents, "+schemaOf(dsn)+".chunks"); err != nil {
+	conn := pgtest.Connect(t)
+	if _, err := conn.Exec(ctx, "ANALYZE "+pgtest.SchemaOf(dsn)+".documents, "+pgtest.SchemaOf(dsn)+".chunks"); err != nil {
 		t.Fatal(err)
 	}
 	q := func(text string) []float32 { return retrieval.Builtin{}.EmbedTerms(retrieval.Tokenize(text)) }
