@@ -32,7 +32,7 @@ func data(b *testing.B) *storebench.Data {
 	benchOnce.Do(func() {
 		var n int
 		if n, benchErr = storebench.ChunksFromEnv(); benchErr == nil {
-			benchData, benchErr = storebench.Generate(context.Background(), n, 100)
+			benchData, benchErr = storebench.Generate(context.Background(), n)
 		}
 	})
 	if benchErr != nil {

@@ -19,7 +19,7 @@ func TestVectorSearchUsesIndex(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	db, dsn := pgtest.Open(t)
-	data, err := storebench.Generate(ctx, 2000, 1)
+	data, err := storebench.Generate(ctx, 2000)
 	if err != nil {
 		t.Fatal(err)
 	}

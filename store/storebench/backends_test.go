@@ -24,12 +24,11 @@ import (
 	qc "github.com/qdrant/go-client/qdrant"
 )
 
-// The searches each backend answers: benchQueries new threats, each asked once untimed (for recall
-// and to warm caches) and then benchRounds times timed.
+// The searches each backend answers: storebench.QueryCount new threats, each asked once untimed
+// (for recall, and to warm caches) and then benchRounds times timed.
 const (
-	benchQueries = 200
-	benchRounds  = 5
-	benchK       = 10
+	benchRounds = 5
+	benchK      = 10
 )
 
 // backend is one store under benchmark.
@@ -74,7 +73,7 @@ func BenchmarkBackends(b *testing.B) {
 		b.Fatal(err)
 	}
 	start := time.Now()
-	data, err := storebench.Generate(ctx, chunks, benchQueries)
+	data, err := storebench.Generate(ctx, chunks)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -31,6 +31,9 @@ const DefaultChunks = 5_000
 // BatchSize is the number of documents Load writes per call, ingest's default batch.
 const BatchSize = 256
 
+// QueryCount is the number of new threats Generate makes to query with.
+const QueryCount = 200
+
 // ChunksFromEnv returns the number of chunks a benchmark loads: HINDSIGHT_BENCH_CHUNKS, or
 // DefaultChunks when it is unset.
 func ChunksFromEnv() (int, error) {
@@ -75,11 +78,13 @@ type Query struct {
 }
 
 // Generate builds Data of at least chunks chunks (it stops after the document that reaches the
-// number) and queries new threats to search with.
-func Generate(ctx context.Context, chunks, queries int) (*Data, error) {
-	if chunks <= 0 || queries <= 0 {
-		return nil, fmt.Errorf("storebench.Generate: want positive numbers of chunks and queries, got %d and %d", chunks, queries)
+// number) and QueryCount new threats to search with. The same number of chunks always gives the
+// same data, whichever benchmark asks.
+func Generate(ctx context.Context, chunks int) (*Data, error) {
+	if chunks <= 0 {
+		return nil, fmt.Errorf("storebench.Generate: want a positive number of chunks, got %d", chunks)
 	}
+	queries := QueryCount
 	// A generated threat has three or four chunks: a third of the chunks in threats, plus the
 	// queries and a margin, always reaches the number with the queries left over.
 	corpus, err := sample.Generate(sample.Config{Threats: chunks/3 + queries + 100, Seed: 1})

@@ -11,7 +11,7 @@ import (
 )
 
 func TestGenerate(t *testing.T) {
-	d, err := storebench.Generate(context.Background(), 600, 20)
+	d, err := storebench.Generate(context.Background(), 600)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -31,8 +31,8 @@ func TestGenerate(t *testing.T) {
 	if n != d.Chunks || n < 600 || n-last >= 600 {
 		t.Errorf("%d chunks (Chunks says %d, the last document has %d), want the first document to reach 600", n, d.Chunks, last)
 	}
-	if len(d.Queries) != 20 {
-		t.Fatalf("%d queries, want 20", len(d.Queries))
+	if len(d.Queries) != storebench.QueryCount {
+		t.Fatalf("%d queries, want %d", len(d.Queries), storebench.QueryCount)
 	}
 	for _, q := range d.Queries {
 		if loaded[q.Threat.Key()] || q.Threat.Tenant == "" || len(q.Vector) != d.Space.Dim {
@@ -52,11 +52,11 @@ func cosine(a, b []float32) float64 {
 }
 
 func TestExactAndAccuracy(t *testing.T) {
-	d, err := storebench.Generate(context.Background(), 600, 5)
+	d, err := storebench.Generate(context.Background(), 600)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, q := range d.Queries {
+	for _, q := range d.Queries[:5] {
 		f := hindsight.Filter{Tenant: q.Threat.Tenant}
 		want := d.Exact(q.Vector, f, 10)
 		if len(want) != 10 {
