@@ -1,6 +1,9 @@
 package hindsight
 
-import "time"
+import (
+	"slices"
+	"time"
+)
 
 // Filter narrows a search. Tenant is required: a search sees that tenant's own documents and global
 // knowledge, never another tenant's. Every backend applies the filter inside its query.
@@ -20,6 +23,35 @@ type Filter struct {
 	Since, Until time.Time
 	// MinSeverity keeps documents at least this severe; empty keeps all.
 	MinSeverity Severity
+}
+
+// Matches reports whether a document passes the filter. It states in Go what every backend
+// applies inside its query, so that tests and benchmarks can compute the right answer (an exact
+// search) without a backend. Times compare at full precision; backends that store microseconds
+// may differ for bounds within a microsecond of a document's time.
+func (f *Filter) Matches(d *Document) bool {
+	if f.OtherTenants {
+		if d.Tenant == "" || d.Tenant == f.Tenant {
+			return false
+		}
+	} else if d.Tenant != "" && d.Tenant != f.Tenant {
+		return false
+	}
+	if len(f.Kinds) > 0 && !slices.Contains(f.Kinds, d.Kind) {
+		return false
+	}
+	if len(f.Techniques) > 0 && !slices.ContainsFunc(d.Techniques, func(t string) bool {
+		return slices.Contains(f.Techniques, t) || slices.Contains(f.Techniques, ParentTechnique(t))
+	}) {
+		return false
+	}
+	if !f.Since.IsZero() && (d.OccurredAt.IsZero() || d.OccurredAt.Before(f.Since)) {
+		return false
+	}
+	if !f.Until.IsZero() && (d.OccurredAt.IsZero() || d.OccurredAt.After(f.Until)) {
+		return false
+	}
+	return f.MinSeverity.Rank() == 0 || d.Severity.Rank() >= f.MinSeverity.Rank()
 }
 
 // Candidate is one chunk a backend found for a query, with the backend's own score (higher is

@@ -1,63 +1,23 @@
 package main
 
 import (
-	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
-	"net/url"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/jackc/pgx/v5"
+	"github.com/hindsightsec/hindsight/store/postgres/pgtest"
 )
 
 // postgresURL returns the URL of an empty schema of the test database, dropped when the test
 // ends. It skips the test when the database cannot be reached, and fails it when CI=true.
 func postgresURL(t *testing.T) string {
 	t.Helper()
-	base := os.Getenv("HINDSIGHT_TEST_POSTGRES")
-	if base == "" {
-		base = "postgres://postgres@127.0.0.1:5432/hindsight_test?sslmode=disable"
+	dsn := pgtest.NewSchema(t)
+	if !strings.HasPrefix(dsn, "postgres://") && !strings.HasPrefix(dsn, "postgresql://") {
+		t.Fatalf("HINDSIGHT_TEST_POSTGRES must be a postgres:// URL here, as --db takes one")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, base)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("PostgreSQL cannot be reached: %v", err)
-		}
-		t.Skipf("PostgreSQL cannot be reached (run make setup, or set HINDSIGHT_TEST_POSTGRES): %v", err)
-	}
-	defer conn.Close(ctx)
-	var ext string
-	if err := conn.QueryRow(ctx, "SELECT extnamespace::regnamespace::text FROM pg_extension WHERE extname = 'vector'").Scan(&ext); err != nil {
-		t.Fatalf("pgvector is not installed in the test database (run make setup): %v", err)
-	}
-	b := make([]byte, 6)
-	rand.Read(b)
-	schema := "hs_cmd_" + hex.EncodeToString(b)
-	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		c, err := pgx.Connect(context.Background(), base)
-		if err == nil {
-			c.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
-			c.Close(context.Background())
-		}
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatalf("HINDSIGHT_TEST_POSTGRES must be a postgres:// URL here: %v", err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema+","+ext)
-	u.RawQuery = q.Encode()
-	return u.String()
+	return dsn
 }
 
 func TestMigratePostgres(t *testing.T) {

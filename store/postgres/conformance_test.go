@@ -6,6 +6,7 @@ import (
 	"github.com/hindsightsec/hindsight/api"
 	"github.com/hindsightsec/hindsight/retrieval/retrievaltest"
 	"github.com/hindsightsec/hindsight/store/postgres"
+	"github.com/hindsightsec/hindsight/store/postgres/pgtest"
 )
 
 // The store is every store the commands use: the suite's backend and the API's store.
@@ -17,7 +18,7 @@ var (
 func TestConformance(t *testing.T) {
 	t.Parallel()
 	retrievaltest.Exercise(t, func(t *testing.T) retrievaltest.Backend {
-		db, _ := open(t)
+		db, _ := pgtest.Open(t)
 		return db
 	})
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/hindsightsec/hindsight/migrations"
 	"github.com/hindsightsec/hindsight/retrieval"
 	"github.com/hindsightsec/hindsight/store/postgres"
+	"github.com/hindsightsec/hindsight/store/postgres/pgtest"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	pgxvec "github.com/pgvector/pgvector-go/pgx"
@@ -61,7 +62,7 @@ func countRows(t testing.TB, dsn, table string) int {
 func TestReopenKeepsDataAndMigratesOnce(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	dsn := newSchema(t)
+	dsn := pgtest.NewSchema(t)
 	db, err := postgres.Open(ctx, dsn, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -89,7 +90,7 @@ func TestReopenKeepsDataAndMigratesOnce(t *testing.T) {
 func TestOtherProcessWritesAreSeen(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	a, dsn := open(t)
+	a, dsn := pgtest.Open(t)
 	b, err := postgres.Open(ctx, dsn, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -117,7 +118,7 @@ func TestConcurrentMigrations(t *testing.T) {
 	}
 	t.Run("Migrate", func(t *testing.T) {
 		t.Parallel()
-		dsn := newSchema(t)
+		dsn := pgtest.NewSchema(t)
 		var wg sync.WaitGroup
 		applied := make([][]migrations.Migration, 4)
 		errs := make([]error, len(applied))
@@ -145,7 +146,7 @@ func TestConcurrentMigrations(t *testing.T) {
 	})
 	t.Run("Open", func(t *testing.T) {
 		t.Parallel()
-		dsn := newSchema(t)
+		dsn := pgtest.NewSchema(t)
 		var wg sync.WaitGroup
 		dbs := make([]*postgres.DB, 2)
 		errs := make([]error, len(dbs))
@@ -190,7 +191,7 @@ func TestOpenErrors(t *testing.T) {
 func TestNew(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	dsn := newSchema(t)
+	dsn := pgtest.NewSchema(t)
 	if _, err := postgres.Migrate(ctx, dsn, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -215,7 +216,7 @@ func TestNew(t *testing.T) {
 func TestKeys(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	db, _ := open(t)
+	db, _ := pgtest.Open(t)
 	secret, k, err := db.CreateKey(ctx, "acme", hindsight.RoleReviewer)
 	if err != nil {
 		t.Fatal(err)
@@ -246,7 +247,7 @@ func TestKeys(t *testing.T) {
 func TestDraftsAndReviews(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	db, _ := open(t)
+	db, _ := pgtest.Open(t)
 	d := &hindsight.Draft{ID: "DRF-1", Tenant: "acme", Kind: hindsight.DraftRemediation, Text: "- do x [T-1]", Model: "extractive", PromptVersion: "x1", CreatedAt: time.Now()}
 	if err := db.CreateDraft(ctx, d); err != nil {
 		t.Fatal(err)
@@ -283,7 +284,7 @@ func TestDraftsAndReviews(t *testing.T) {
 func TestRuns(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	db, _ := open(t)
+	db, _ := pgtest.Open(t)
 	t0 := time.Date(2024, 3, 1, 12, 0, 0, 0, time.UTC)
 	for i := range 3 {
 		run := &hindsight.Run{ID: fmt.Sprintf("RUN-%d", i), StartedAt: t0.Add(time.Duration(i) * time.Hour), Status: hindsight.RunSucceeded,
@@ -311,7 +312,7 @@ func TestRuns(t *testing.T) {
 func TestCountDocuments(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	db, _ := open(t)
+	db, _ := pgtest.Open(t)
 	write(t, db,
 		&hindsight.Document{Kind: hindsight.KindThreat, Tenant: "acme", ID: "T1", Title: "a"},
 		&hindsight.Document{Kind: hindsight.KindThreat, Tenant: "globex", ID: "T1", Title: "b"},
@@ -327,7 +328,7 @@ func TestCountDocuments(t *testing.T) {
 func TestWriteDocumentsIsAllOrNothing(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	db, dsn := open(t)
+	db, dsn := pgtest.Open(t)
 	write(t, db, &hindsight.Document{Kind: hindsight.KindNote, ID: "OLD", Title: "rclone exfiltration"})
 	ws := writes(
 		&hindsight.Document{Kind: hindsight.KindNote, ID: "OLD", Title: "replaced text"},
@@ -357,7 +358,7 @@ func TestWriteDocumentsIsAllOrNothing(t *testing.T) {
 func TestWriteSameKeyTwice(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	db, _ := open(t)
+	db, _ := pgtest.Open(t)
 	ws := writes(
 		&hindsight.Document{Kind: hindsight.KindNote, ID: "N1", Title: "first kerberoast"},
 		&hindsight.Document{Kind: hindsight.KindNote, ID: "N1", Title: "second asrep"})
@@ -386,7 +387,7 @@ func TestWriteSameKeyTwice(t *testing.T) {
 func TestTermsKeptWhole(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	db, _ := open(t)
+	db, _ := pgtest.Open(t)
 	body := `Ran C:\Windows\System32\rundll32.exe comsvcs.dll from 203.0.113.7 as jesse.brown@acme.example; ` +
 		`T1003.001 via allow-any-3389, $env:TEMP\x_y.ps1, 100% of ~/.ssh/id_rsa`
 	write(t, db, &hindsight.Document{Kind: hindsight.KindNote, ID: "N1", Title: "terms", Body: body})
@@ -408,7 +409,7 @@ func TestTermsKeptWhole(t *testing.T) {
 func TestSearchErrors(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	db, _ := open(t)
+	db, _ := pgtest.Open(t)
 	if _, err := db.SearchVectors(ctx, space, []float32{1, 2}, hindsight.Filter{Tenant: "x"}, 5); hindsight.ErrorCode(err) != hindsight.EINVALID {
 		t.Errorf("short query vector: %v", err)
 	}

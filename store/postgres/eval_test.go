@@ -11,11 +11,12 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/hindsightsec/hindsight"
 	"github.com/hindsightsec/hindsight/eval"
+	"github.com/hindsightsec/hindsight/store/postgres/pgtest"
 )
 
 func TestFindPairs(t *testing.T) {
 	ctx := context.Background()
-	db, _ := open(t)
+	db, _ := pgtest.Open(t)
 	t0 := time.Date(2024, 3, 1, 9, 0, 0, 0, time.UTC)
 	draft := func(id, tenant string, kind hindsight.DraftKind, at time.Time) {
 		t.Helper()
@@ -87,7 +88,7 @@ func TestFindPairs(t *testing.T) {
 
 func TestEvalReports(t *testing.T) {
 	ctx := context.Background()
-	db, _ := open(t)
+	db, _ := pgtest.Open(t)
 	t0 := time.Date(2024, 3, 1, 9, 0, 0, 0, time.UTC)
 	if _, err := db.FindLatestEvalReport(ctx, "acme"); hindsight.ErrorCode(err) != hindsight.ENOTFOUND {
 		t.Fatalf("no report yet: %v, want not found", err)

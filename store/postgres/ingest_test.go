@@ -15,6 +15,7 @@ import (
 	"github.com/hindsightsec/hindsight/retrieval"
 	"github.com/hindsightsec/hindsight/sample"
 	"github.com/hindsightsec/hindsight/store/postgres"
+	"github.com/hindsightsec/hindsight/store/postgres/pgtest"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -40,7 +41,7 @@ func TestIngestSurvivesTerminatedConnections(t *testing.T) {
 	opts := ingest.Options{BatchSize: 64}
 
 	// An uninterrupted run, in a schema of its own, is what the interrupted store must end up as.
-	want, wantDSN := open(t)
+	want, wantDSN := pgtest.Open(t)
 	wantRun, err := ingest.New(want, emb, nil).Run(ctx, paths, opts)
 	if err != nil {
 		t.Fatalf("clean run: %v", err)
@@ -49,8 +50,8 @@ func TestIngestSurvivesTerminatedConnections(t *testing.T) {
 	b := make([]byte, 6)
 	rand.Read(b)
 	app := "hindsight-test-ingest-" + hex.EncodeToString(b)
-	dsn := newSchema(t)
-	db, err := postgres.Open(ctx, withParams(t, dsn, map[string]string{"application_name": app}), nil)
+	dsn := pgtest.NewSchema(t)
+	db, err := postgres.Open(ctx, pgtest.WithParams(t, dsn, map[string]string{"application_name": app}), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/hindsightsec/hindsight"
 	"github.com/hindsightsec/hindsight/store/postgres"
+	"github.com/hindsightsec/hindsight/store/postgres/pgtest"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
@@ -19,8 +20,8 @@ import (
 func TestLockWriter(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	db, dsn := open(t)
-	other, _ := open(t)
+	db, dsn := pgtest.Open(t)
+	other, _ := pgtest.Open(t)
 
 	unlock, err := db.LockWriter(ctx, "run RUN-A", false)
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/hindsightsec/hindsight"
 	"github.com/hindsightsec/hindsight/store/postgres"
+	"github.com/hindsightsec/hindsight/store/postgres/pgtest"
 )
 
 func pair(id, final string) hindsight.Pair {
@@ -20,7 +21,7 @@ func pair(id, final string) hindsight.Pair {
 func TestImportPairs(t *testing.T) {
 	ctx := context.Background()
 	setup := func(t *testing.T) *postgres.DB {
-		db, _ := open(t)
+		db, _ := pgtest.Open(t)
 		if ins, upd, same, err := db.ImportPairs(ctx, []hindsight.Pair{pair("DRF-1", "final one"), pair("DRF-2", "final two")}); err != nil || ins != 2 || upd+same != 0 {
 			t.Fatalf("first import: %d inserted, %d updated, %d unchanged, %v", ins, upd, same, err)
 		}

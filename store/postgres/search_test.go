@@ -6,43 +6,10 @@ import (
 	"testing"
 
 	"github.com/hindsightsec/hindsight"
-	"github.com/hindsightsec/hindsight/ingest"
 	"github.com/hindsightsec/hindsight/retrieval"
-	"github.com/hindsightsec/hindsight/sample"
-	"github.com/hindsightsec/hindsight/store/postgres"
+	"github.com/hindsightsec/hindsight/store/postgres/pgtest"
+	"github.com/hindsightsec/hindsight/store/storebench"
 )
-
-// corpusWrites returns the writes ingest would make for a generated corpus: its knowledge, then
-// its threats, chunked, tokenised and embedded with the built-in embedder.
-func corpusWrites(t testing.TB, threats int) ([]hindsight.DocumentWrite, *sample.Corpus) {
-	t.Helper()
-	corpus, err := sample.Generate(sample.Config{Threats: threats, Seed: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	docs := append(corpus.Knowledge, corpus.Threats...)
-	ws := make([]hindsight.DocumentWrite, len(docs))
-	for i := range docs {
-		d := &docs[i]
-		w := hindsight.DocumentWrite{Document: d, Source: "sample.jsonl", RecordHash: d.ID, ContentHash: d.ID, Space: space.String()}
-		for j, s := range ingest.Sections(d) {
-			terms := retrieval.Tokenize(s.Text)
-			w.Chunks = append(w.Chunks, hindsight.Chunk{Seq: j, Section: s.Name, Text: s.Text, Terms: terms, Vector: retrieval.Builtin{}.EmbedTerms(terms)})
-		}
-		ws[i] = w
-	}
-	return ws, corpus
-}
-
-// load writes ws in ingest's batches of 256.
-func load(t testing.TB, db *postgres.DB, ws []hindsight.DocumentWrite) {
-	t.Helper()
-	for i := 0; i < len(ws); i += 256 {
-		if err := db.WriteDocuments(context.Background(), ws[i:min(i+256, len(ws))]); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
 
 // TestVectorSearchUsesIndex checks on a few thousand chunks that the approximate query is planned
 // as a scan of the space's partial HNSW index, filters and all, and that its results agree with an
@@ -51,12 +18,17 @@ func load(t testing.TB, db *postgres.DB, ws []hindsight.DocumentWrite) {
 func TestVectorSearchUsesIndex(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	db, dsn := open(t)
-	ws, corpus := corpusWrites(t, 500)
-	load(t, db, ws)
+	db, dsn := pgtest.Open(t)
+	data, err := storebench.Generate(ctx, 2000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := data.Load(ctx, db); err != nil {
+		t.Fatal(err)
+	}
 	// As autovacuum would after a load: the planner picks the index by the statistics.
-	conn := connect(t)
-	if _, err := conn.Exec(ctx, "ANALYZE "+schemaOf(dsn)+".documents, "+schemaOf(dsn)+".chunks"); err != nil {
+	conn := pgtest.Connect(t)
+	if _, err := conn.Exec(ctx, "ANALYZE "+pgtest.SchemaOf(dsn)+".documents, "+pgtest.SchemaOf(dsn)+".chunks"); err != nil {
 		t.Fatal(err)
 	}
 	q := func(text string) []float32 { return retrieval.Builtin{}.EmbedTerms(retrieval.Tokenize(text)) }
@@ -72,8 +44,14 @@ func TestVectorSearchUsesIndex(t *testing.T) {
 		t.Errorf("the vector search cannot use the space's index:\n%s", plan)
 	}
 
+	var threats []*hindsight.Document
+	for _, w := range data.Writes {
+		if w.Document.Kind == hindsight.KindThreat && len(threats) < 40 {
+			threats = append(threats, w.Document)
+		}
+	}
 	found, total := 0, 0
-	for i, th := range corpus.Threats[:40] {
+	for i, th := range threats {
 		vec := q(th.Title + " " + th.Summary)
 		filters := []hindsight.Filter{
 			{Tenant: th.Tenant},
