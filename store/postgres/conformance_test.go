@@ -22,3 +22,11 @@ func TestConformance(t *testing.T) {
 		return db
 	})
 }
+
+func TestCatalog(t *testing.T) {
+	t.Parallel()
+	retrievaltest.ExerciseCatalog(t, func(t *testing.T) retrievaltest.Catalog {
+		db, _ := pgtest.Open(t)
+		return db
+	})
+}

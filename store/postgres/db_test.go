@@ -213,74 +213,6 @@ func TestNew(t *testing.T) {
 	}
 }
 
-func TestKeys(t *testing.T) {
-	t.Parallel()
-	ctx := context.Background()
-	db, _ := pgtest.Open(t)
-	secret, k, err := db.CreateKey(ctx, "acme", hindsight.RoleReviewer)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := db.FindKeyBySecret(ctx, secret)
-	if err != nil || got.ID != k.ID || got.Tenant != "acme" || got.Role != hindsight.RoleReviewer || !got.CreatedAt.Equal(k.CreatedAt) {
-		t.Fatalf("FindKeyBySecret = %+v, %v; want %+v", got, err, k)
-	}
-	for _, bad := range []string{"", "nope", secret + "x", flipLast(secret), "hsk_" + k.ID + "_", "hsk_\x00_x", "hsk_\xff_x"} {
-		if _, err := db.FindKeyBySecret(ctx, bad); hindsight.ErrorCode(err) != hindsight.EUNAUTHORIZED {
-			t.Errorf("FindKeyBySecret(%q) err = %v, want unauthorized", bad, err)
-		}
-	}
-	if _, _, err := db.CreateKey(ctx, "acme", "root"); hindsight.ErrorField(err) != "role" {
-		t.Errorf("bad role: %v", err)
-	}
-	if _, _, err := db.CreateKey(ctx, "globex", hindsight.RoleReader); err != nil {
-		t.Fatal(err)
-	}
-	if ks, err := db.FindKeys(ctx, "acme"); err != nil || len(ks) != 1 || ks[0].ID != k.ID {
-		t.Errorf("FindKeys(acme) = %v, %v", ks, err)
-	}
-	if ks, err := db.FindKeys(ctx, ""); err != nil || len(ks) != 2 {
-		t.Errorf("FindKeys(all) = %v, %v", ks, err)
-	}
-}
-
-func TestDraftsAndReviews(t *testing.T) {
-	t.Parallel()
-	ctx := context.Background()
-	db, _ := pgtest.Open(t)
-	d := &hindsight.Draft{ID: "DRF-1", Tenant: "acme", Kind: hindsight.DraftRemediation, Text: "- do x [T-1]", Model: "extractive", PromptVersion: "x1", CreatedAt: time.Now()}
-	if err := db.CreateDraft(ctx, d); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := db.FindDraftByID(ctx, "globex", "DRF-1"); hindsight.ErrorCode(err) != hindsight.ENOTFOUND {
-		t.Errorf("other tenant's draft: err = %v, want not_found", err)
-	}
-	got, err := db.FindDraftByID(ctx, "acme", "DRF-1")
-	if err != nil || got.Text != d.Text {
-		t.Fatalf("FindDraftByID = %+v, %v", got, err)
-	}
-	// Both reviews in the same microsecond: they still come back in the order they were made.
-	at := time.Now()
-	for i, final := range []string{"first", "second"} {
-		r := &hindsight.Review{ID: "REV-" + final, DraftID: "DRF-1", Tenant: "acme", Reviewer: "k1", Final: final,
-			Ratings: hindsight.Ratings{Accuracy: 4, Clarity: 5, Completeness: 3 + i}, CreatedAt: at}
-		if err := db.CreateReview(ctx, r); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := db.CreateReview(ctx, &hindsight.Review{ID: "REV-x", DraftID: "DRF-1", Tenant: "globex", Final: "x",
-		Ratings: hindsight.Ratings{Accuracy: 1, Clarity: 1, Completeness: 1}}); hindsight.ErrorCode(err) != hindsight.ENOTFOUND {
-		t.Errorf("review of another tenant's draft: %v", err)
-	}
-	rs, err := db.FindReviews(ctx, "acme", "DRF-1")
-	if err != nil || len(rs) != 2 || rs[0].Final != "first" || rs[1].Ratings.Completeness != 4 || !rs[0].CreatedAt.Equal(at.Truncate(time.Microsecond)) {
-		t.Errorf("FindReviews = %+v, %v", rs, err)
-	}
-	if rs, err := db.FindReviews(ctx, "globex", "DRF-1"); err != nil || len(rs) != 0 {
-		t.Errorf("another tenant's reviews: %v, %v", rs, err)
-	}
-}
-
 func TestRuns(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -422,13 +354,4 @@ func TestSearchErrors(t *testing.T) {
 		Chunks: []hindsight.Chunk{{Vector: []float32{1}}}}}); !errors.As(err, &e) || e.Code != hindsight.EINVALID {
 		t.Errorf("chunks without a space: %v", err)
 	}
-}
-
-// flipLast returns secret with its last character changed, so it is sure to differ.
-func flipLast(secret string) string {
-	last := byte('0')
-	if secret[len(secret)-1] == '0' {
-		last = '1'
-	}
-	return secret[:len(secret)-1] + string(last)
 }

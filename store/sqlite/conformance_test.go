@@ -19,3 +19,7 @@ func TestConformance(t *testing.T) {
 		return db
 	})
 }
+
+func TestCatalog(t *testing.T) {
+	retrievaltest.ExerciseCatalog(t, func(t *testing.T) retrievaltest.Catalog { return open(t) })
+}

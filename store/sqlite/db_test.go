@@ -4,7 +4,6 @@ import (
 	"context"
 	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/hindsightsec/hindsight"
 	"github.com/hindsightsec/hindsight/retrieval"
@@ -85,58 +84,6 @@ func TestOtherProcessWritesAreSeen(t *testing.T) {
 	}
 }
 
-func TestKeys(t *testing.T) {
-	ctx := context.Background()
-	db := open(t)
-	secret, k, err := db.CreateKey(ctx, "acme", hindsight.RoleReviewer)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := db.FindKeyBySecret(ctx, secret)
-	if err != nil || got.ID != k.ID || got.Tenant != "acme" || got.Role != hindsight.RoleReviewer {
-		t.Fatalf("FindKeyBySecret = %+v, %v", got, err)
-	}
-	for _, bad := range []string{"", "nope", secret + "x", flipLast(secret), "hsk_" + k.ID + "_"} {
-		if _, err := db.FindKeyBySecret(ctx, bad); hindsight.ErrorCode(err) != hindsight.EUNAUTHORIZED {
-			t.Errorf("FindKeyBySecret(%q) err = %v, want unauthorized", bad, err)
-		}
-	}
-	if _, _, err := db.CreateKey(ctx, "acme", "root"); hindsight.ErrorField(err) != "role" {
-		t.Errorf("bad role: %v", err)
-	}
-}
-
-func TestDraftsAndReviews(t *testing.T) {
-	ctx := context.Background()
-	db := open(t)
-	d := &hindsight.Draft{ID: "DRF-1", Tenant: "acme", Kind: hindsight.DraftRemediation, Text: "- do x [T-1]", Model: "extractive", PromptVersion: "x1", CreatedAt: time.Now()}
-	if err := db.CreateDraft(ctx, d); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := db.FindDraftByID(ctx, "globex", "DRF-1"); hindsight.ErrorCode(err) != hindsight.ENOTFOUND {
-		t.Errorf("other tenant's draft: err = %v, want not_found", err)
-	}
-	got, err := db.FindDraftByID(ctx, "acme", "DRF-1")
-	if err != nil || got.Text != d.Text {
-		t.Fatalf("FindDraftByID = %+v, %v", got, err)
-	}
-	for i, final := range []string{"first", "second"} {
-		r := &hindsight.Review{ID: "REV-" + final, DraftID: "DRF-1", Tenant: "acme", Reviewer: "k1", Final: final,
-			Ratings: hindsight.Ratings{Accuracy: 4, Clarity: 5, Completeness: 3 + i}, CreatedAt: time.Now()}
-		if err := db.CreateReview(ctx, r); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := db.CreateReview(ctx, &hindsight.Review{ID: "REV-x", DraftID: "DRF-1", Tenant: "globex", Final: "x",
-		Ratings: hindsight.Ratings{Accuracy: 1, Clarity: 1, Completeness: 1}}); hindsight.ErrorCode(err) != hindsight.ENOTFOUND {
-		t.Errorf("review of another tenant's draft: %v", err)
-	}
-	rs, err := db.FindReviews(ctx, "acme", "DRF-1")
-	if err != nil || len(rs) != 2 || rs[0].Final != "first" || rs[1].Ratings.Completeness != 4 {
-		t.Errorf("FindReviews = %+v, %v", rs, err)
-	}
-}
-
 // TestDocumentCacheNeverStale reads documents through the decoded-document cache while this and
 // another connection rewrite and delete them.
 func TestDocumentCacheNeverStale(t *testing.T) {
@@ -185,13 +132,4 @@ func TestDocumentCacheNeverStale(t *testing.T) {
 	if got := title(a); got != "" {
 		t.Errorf("after delete: %q, want nothing", got)
 	}
-}
-
-// flipLast returns secret with its last character changed, so it is sure to differ.
-func flipLast(secret string) string {
-	last := byte('0')
-	if secret[len(secret)-1] == '0' {
-		last = '1'
-	}
-	return secret[:len(secret)-1] + string(last)
 }

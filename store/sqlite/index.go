@@ -48,16 +48,16 @@ type indexData struct {
 	slotOf      map[int64]int32    // documents.id → doc slot
 	byTechnique map[string][]int32 // technique (parents included) → doc slots, dead ones too
 
-	chunks  []ichunk
+	chunks []ichunk
 	// chunkDoc and chunkLen repeat each chunk's document and length densely, for the text
 	// search's inner loop, which reads them for every posting it scores.
 	chunkDoc []int32
 	chunkLen []int32
-	slotOfC chunkSlots  // chunks.id → chunk slot
-	ann     *hnsw.Index // vectors of the chunks embedded in space, keyed by chunks.id
-	vectors int         // live chunks with a vector
-	storeID string      // the store's identity, which a saved graph must carry
-	unsaved int         // vectors added to or deleted from ann since it was saved or loaded
+	slotOfC  chunkSlots  // chunks.id → chunk slot
+	ann      *hnsw.Index // vectors of the chunks embedded in space, keyed by chunks.id
+	vectors  int         // live chunks with a vector
+	storeID  string      // the store's identity, which a saved graph must carry
+	unsaved  int         // vectors added to or deleted from ann since it was saved or loaded
 
 	termIDs  map[string]int32
 	postings [][]posting // by term ID
