@@ -29,9 +29,9 @@ var indicatorPatterns = []indicatorPattern{
 	{"path", regexp.MustCompile(`[A-Za-z]:\\[^\s,;"'()\[\]]+|(?:^|[\s(])(/(?:[\w.-]+/)+[\w.-]+)`), false, has(`:\`, "/")},
 	{"ip", regexp.MustCompile(`\b(?:\d{1,3}\.){3}\d{1,3}\b`), true, digitDotDigit},
 	{"hash", regexp.MustCompile(`\b(?:[a-fA-F0-9]{64}|[a-fA-F0-9]{40}|[a-fA-F0-9]{32})\b`), true, hexRun32},
-	{"domain", regexp.MustCompile(`\b(?:[a-z0-9-]+\.)+(?:com|net|org|io|test|local|example|invalid|info|biz|co|xyz|top|ru|cn|de|uk)\b`), true, has(".")},
-	{"host", regexp.MustCompile(`\b[A-Z][A-Z0-9]*(?:-[A-Z0-9]+)+\b`), true, has("-")},
-	{"user", regexp.MustCompile(`\b[a-z]+\.[a-z]+\b|\bsvc[_-][a-z0-9_]+\b`), true, has(".", "svc")},
+	{"domain", regexp.MustCompile(`\b(?:[a-z0-9-]+\.)+(?:com|net|org|io|test|local|example|invalid|info|biz|co|xyz|top|ru|cn|de|uk)\b`), true, dotBefore(isLower)},
+	{"host", regexp.MustCompile(`\b[A-Z][A-Z0-9]*(?:-[A-Z0-9]+)+\b`), true, hyphenBetween(isUpperOrDigit)},
+	{"user", regexp.MustCompile(`\b[a-z]+\.[a-z]+\b|\bsvc[_-][a-z0-9_]+\b`), true, func(f string) bool { return lowerDotLower(f) || strings.Contains(f, "svc") }},
 }
 
 // find returns the pattern's matches in text, as regexp's FindAllStringSubmatchIndex does.
@@ -84,6 +84,46 @@ func has(subs ...string) func(string) bool {
 		return false
 	}
 }
+
+// dotBefore returns a check that text has a dot followed by a byte that next accepts, as every
+// domain name has before its top-level label.
+func dotBefore(next func(byte) bool) func(string) bool {
+	return func(text string) bool {
+		for i := 0; i+1 < len(text); i++ {
+			if text[i] == '.' && next(text[i+1]) {
+				return true
+			}
+		}
+		return false
+	}
+}
+
+// lowerDotLower reports whether text has a lower-case letter, a dot and a lower-case letter in a
+// row, as a dotted account name has.
+func lowerDotLower(text string) bool {
+	for i := 1; i+1 < len(text); i++ {
+		if text[i] == '.' && isLower(text[i-1]) && isLower(text[i+1]) {
+			return true
+		}
+	}
+	return false
+}
+
+// hyphenBetween returns a check that text has a hyphen between two bytes that ok accepts, as a
+// host name such as WS-0042 has.
+func hyphenBetween(ok func(byte) bool) func(string) bool {
+	return func(text string) bool {
+		for i := 1; i+1 < len(text); i++ {
+			if text[i] == '-' && ok(text[i-1]) && ok(text[i+1]) {
+				return true
+			}
+		}
+		return false
+	}
+}
+
+func isLower(c byte) bool        { return 'a' <= c && c <= 'z' }
+func isUpperOrDigit(c byte) bool { return 'A' <= c && c <= 'Z' || isDigit(c) }
 
 // digitDotDigit reports whether text has a digit, a dot and a digit in a row, as an IP address does.
 func digitDotDigit(text string) bool {
