@@ -516,6 +516,7 @@ func (r *runner) readInput(ctx context.Context, idx int, x Input, before int64, 
 	keep := map[hindsight.DocKey]bool{}
 	r.keep[idx] = keep
 	var docs, pairs []Record
+	known := 0 // documents of this batch known unchanged by their line (not in docs)
 	send := func(it *item) error {
 		it.input, it.source, it.bytesAt = idx, source, before+cr.n.Load()
 		select {
@@ -549,9 +550,9 @@ func (r *runner) readInput(ctx context.Context, idx int, x Input, before int64, 
 			}
 			return nil
 		}
-		k := rec.Doc.Key()
-		if r.opts.TenantOnly && rec.Doc.Kind.Global() {
-			reject(rec, "kind", "%s records are global knowledge, shared by every tenant: a tenant's upload may not change them (an operator ingests them with hindsight ingest)", rec.Doc.Kind)
+		k := rec.docKey()
+		if r.opts.TenantOnly && k.Kind.Global() {
+			reject(rec, "kind", "%s records are global knowledge, shared by every tenant: a tenant's upload may not change them (an operator ingests them with hindsight ingest)", k.Kind)
 			return nil
 		}
 		if first, dup := r.seen[k]; dup {
@@ -560,10 +561,14 @@ func (r *runner) readInput(ctx context.Context, idx int, x Input, before int64, 
 		}
 		r.seen[k] = fmt.Sprintf("%s:%d", rec.File, rec.Line)
 		keep[k] = true
-		docs = append(docs, rec)
-		if len(docs) >= r.opts.BatchSize {
-			it := &item{kind: itemDocs, recs: docs}
-			docs = nil
+		if rec.stored {
+			known++
+		} else {
+			docs = append(docs, rec)
+		}
+		if len(docs)+known >= r.opts.BatchSize {
+			it := &item{kind: itemDocs, recs: docs, unchanged: known}
+			docs, known = nil, 0
 			return send(it)
 		}
 		return nil
@@ -579,7 +584,11 @@ func (r *runner) readInput(ctx context.Context, idx int, x Input, before int64, 
 	case "pairs":
 		rejected, err = ReadPairs(cr, name, r.opts.Tenant, fn)
 	default:
-		rejected, err = ReadJSONL(cr, name, r.opts.Tenant, fn)
+		if ls, ok := r.store.(LineStore); ok {
+			rejected, err = readJSONLKnown(ctx, cr, name, source, r.space, r.opts.Tenant, ls, fn)
+		} else {
+			rejected, err = ReadJSONL(cr, name, r.opts.Tenant, fn)
+		}
 	}
 	r.read += len(rejected)
 	r.progress.read.Add(int64(len(rejected)))
@@ -588,8 +597,8 @@ func (r *runner) readInput(ctx context.Context, idx int, x Input, before int64, 
 	if err != nil {
 		return 0, err
 	}
-	if len(docs) > 0 {
-		if err := send(&item{kind: itemDocs, recs: docs}); err != nil {
+	if len(docs)+known > 0 {
+		if err := send(&item{kind: itemDocs, recs: docs, unchanged: known}); err != nil {
 			return 0, err
 		}
 	}
