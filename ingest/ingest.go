@@ -14,6 +14,16 @@
 // transaction: after a crash every document is stored whole or not at all, and the next run picks
 // up where the crash left off, because what was stored is then unchanged.
 //
+// # Re-runs
+//
+// A nightly run finds most records unchanged, and what it costs is reading them. Line-oriented
+// inputs are decoded a batch of lines at a time on every CPU. Into a store that keeps the hash of
+// the JSONL line each document was stored from (LineStore), a line stored before byte for byte,
+// from the same source into the same embedding space, is unchanged without being decoded; any
+// other line is decoded, and a record that is the same as the stored one however it is written
+// (key order, spacing) is unchanged by its record hash, and its new line is remembered. Rejected
+// lines are never stored, so a re-run reports them again, the same way.
+//
 // Failures are isolated per document where they can be: a document the embedder keeps failing
 // on, or that the store refuses, is reported as a rejection with its file and line, and the run
 // goes on. A failure that no document causes (the embedder or the store down, the model missing)

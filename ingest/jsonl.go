@@ -100,34 +100,38 @@ func readJSONLKnown(ctx context.Context, r io.Reader, file, source, space, defau
 	parse := parseJSONL(defaultTenant)
 	var rejected []hindsight.Rejection
 	err := scanLines(r, file, func(lines []rawLine) error {
-		hashes := make([]string, len(lines)) // empty for a line too long to be stored
-		ask := make([]string, 0, len(lines))
-		for i, l := range lines {
-			if !l.long {
-				hashes[i] = lineHash(defaultTenant, l.b)
-				ask = append(ask, hashes[i])
-			}
-		}
-		states, err := store.DocumentStatesByLine(ctx, ask)
-		if err != nil {
-			return fmt.Errorf("read stored state: %w", err)
-		}
 		out := make([]parsed, len(lines))
-		var todo []int // indexes of the lines to decode
-		for i, h := range hashes {
-			if st, ok := states[h]; ok && h != "" && st.Source == source && st.Space == space {
-				out[i].rec = Record{stored: true, key: st.Key, lineHash: h}
-			} else {
-				todo = append(todo, i)
+		// Each CPU hashes, looks up and decodes a part of the batch: on a re-run the lookups
+		// are most of the work.
+		err := spread(len(lines), func(from, to int) error {
+			hashes := make([]string, 0, to-from)
+			for _, l := range lines[from:to] {
+				if !l.long {
+					hashes = append(hashes, lineHash(defaultTenant, l.b))
+				}
 			}
-		}
-		sub := make([]rawLine, len(todo))
-		for j, i := range todo {
-			sub[j] = lines[i]
-		}
-		for j, p := range parseLines(sub, parse) {
-			p.rec.lineHash = hashes[todo[j]]
-			out[todo[j]] = p
+			states, err := store.DocumentStatesByLine(ctx, hashes)
+			if err != nil {
+				return fmt.Errorf("read stored state: %w", err)
+			}
+			for i := from; i < to; i++ {
+				if lines[i].long {
+					out[i] = parseLine(lines[i], parse)
+					continue
+				}
+				h := hashes[0]
+				hashes = hashes[1:]
+				if st, ok := states[h]; ok && st.Source == source && st.Space == space {
+					out[i].rec = Record{stored: true, key: st.Key, lineHash: h}
+					continue
+				}
+				out[i] = parseLine(lines[i], parse)
+				out[i].rec.lineHash = h
+			}
+			return nil
+		})
+		if err != nil {
+			return err
 		}
 		return emit(file, lines, out, fn, &rejected)
 	})
@@ -198,28 +202,46 @@ func scanLines(r io.Reader, file string, each func([]rawLine) error) error {
 // parseLines parses lines with parse, spread over the CPUs; out[i] is what lines[i] became.
 func parseLines(lines []rawLine, parse func([]byte) (Record, *hindsight.Rejection)) []parsed {
 	out := make([]parsed, len(lines))
-	do := func(from, to int) {
+	spread(len(lines), func(from, to int) error {
 		for i := from; i < to; i++ {
-			if lines[i].long {
-				out[i].rej = &hindsight.Rejection{Error: fmt.Sprintf("line is longer than %d bytes (%d MiB); split the record or shorten its fields", maxLine, maxLine>>20)}
-				continue
-			}
-			out[i].rec, out[i].rej = parse(lines[i].b)
+			out[i] = parseLine(lines[i], parse)
 		}
+		return nil
+	})
+	return out
+}
+
+func parseLine(l rawLine, parse func([]byte) (Record, *hindsight.Rejection)) parsed {
+	if l.long {
+		return parsed{rej: &hindsight.Rejection{Error: fmt.Sprintf("line is longer than %d bytes (%d MiB); split the record or shorten its fields", maxLine, maxLine>>20)}}
 	}
-	// A goroutine per 16 lines at least: fewer would cost more to start than they save.
-	workers := min(runtime.GOMAXPROCS(0), len(lines)/16)
+	rec, rej := parse(l.b)
+	return parsed{rec: rec, rej: rej}
+}
+
+// spread calls do for [0, n) cut into consecutive ranges, one per CPU and all at once, and
+// returns the first error. Ranges are of 16 items at least: fewer would cost more to hand to
+// another goroutine than they save.
+func spread(n int, do func(from, to int) error) error {
+	workers := min(runtime.GOMAXPROCS(0), n/16)
 	if workers <= 1 {
-		do(0, len(lines))
-		return out
+		return do(0, n)
 	}
 	var wg sync.WaitGroup
-	per := (len(lines) + workers - 1) / workers
-	for from := 0; from < len(lines); from += per {
-		wg.Go(func() { do(from, min(from+per, len(lines))) })
+	per := (n + workers - 1) / workers
+	errs := make([]error, 0, workers)
+	for from := 0; from < n; from += per {
+		errs = append(errs, nil)
+		err := &errs[len(errs)-1]
+		wg.Go(func() { *err = do(from, min(from+per, n)) })
 	}
 	wg.Wait()
-	return out
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // emit hands the records of lines to fn, in order, and appends the rejections to rejected, with
