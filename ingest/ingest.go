@@ -16,6 +16,16 @@
 // transaction: after a crash every document is stored whole or not at all, and the next run picks
 // up where the crash left off, because what was stored is then unchanged.
 //
+// # Re-runs
+//
+// A nightly run finds most records unchanged, and what it costs is reading them. Line-oriented
+// inputs are decoded a batch of lines at a time on every CPU. Into a store that keeps the hash of
+// the JSONL line each document was stored from (LineStore), a line stored before byte for byte,
+// from the same source into the same embedding space, is unchanged without being decoded; any
+// other line is decoded, and a record that is the same as the stored one however it is written
+// (key order, spacing) is unchanged by its record hash, and its new line is remembered. Rejected
+// lines are never stored, so a re-run reports them again, the same way.
+//
 // Failures are isolated per document where they can be: a document the embedder keeps failing
 // on, or that the store refuses, is reported as a rejection with its file and line, and the run
 // goes on. A failure that no document causes (the embedder or the store down, the model missing)
@@ -545,6 +555,7 @@ func (r *runner) readInput(ctx context.Context, idx int, x Input, before int64, 
 	keep := map[hindsight.DocKey]bool{}
 	r.keep[idx] = keep
 	var docs, pairs []Record
+	known := 0 // documents of this batch known unchanged by their line (not in docs)
 	send := func(it *item) error {
 		it.input, it.source, it.bytesAt = idx, source, before+cr.n.Load()
 		select {
@@ -578,9 +589,9 @@ func (r *runner) readInput(ctx context.Context, idx int, x Input, before int64, 
 			}
 			return nil
 		}
-		k := rec.Doc.Key()
-		if r.opts.TenantOnly && rec.Doc.Kind.Global() {
-			reject(rec, "kind", "%s records are global knowledge, shared by every tenant: a tenant's upload may not change them (an operator ingests them with hindsight ingest)", rec.Doc.Kind)
+		k := rec.docKey()
+		if r.opts.TenantOnly && k.Kind.Global() {
+			reject(rec, "kind", "%s records are global knowledge, shared by every tenant: a tenant's upload may not change them (an operator ingests them with hindsight ingest)", k.Kind)
 			return nil
 		}
 		if first, dup := r.seen[k]; dup {
@@ -589,10 +600,14 @@ func (r *runner) readInput(ctx context.Context, idx int, x Input, before int64, 
 		}
 		r.seen[k] = fmt.Sprintf("%s:%d", rec.File, rec.Line)
 		keep[k] = true
-		docs = append(docs, rec)
-		if len(docs) >= r.opts.BatchSize {
-			it := &item{kind: itemDocs, recs: docs}
-			docs = nil
+		if rec.stored {
+			known++
+		} else {
+			docs = append(docs, rec)
+		}
+		if len(docs)+known >= r.opts.BatchSize {
+			it := &item{kind: itemDocs, recs: docs, unchanged: known}
+			docs, known = nil, 0
 			return send(it)
 		}
 		return nil
@@ -608,7 +623,11 @@ func (r *runner) readInput(ctx context.Context, idx int, x Input, before int64, 
 	case "pairs":
 		rejected, err = ReadPairs(cr, name, r.opts.Tenant, fn)
 	default:
-		rejected, err = ReadJSONL(cr, name, r.opts.Tenant, fn)
+		if ls, ok := r.store.(LineStore); ok {
+			rejected, err = readJSONLKnown(ctx, cr, name, source, r.space, r.opts.Tenant, ls, fn)
+		} else {
+			rejected, err = ReadJSONL(cr, name, r.opts.Tenant, fn)
+		}
 	}
 	r.read += len(rejected)
 	r.progress.read.Add(int64(len(rejected)))
@@ -617,8 +636,8 @@ func (r *runner) readInput(ctx context.Context, idx int, x Input, before int64, 
 	if err != nil {
 		return 0, err
 	}
-	if len(docs) > 0 {
-		if err := send(&item{kind: itemDocs, recs: docs}); err != nil {
+	if len(docs)+known > 0 {
+		if err := send(&item{kind: itemDocs, recs: docs, unchanged: known}); err != nil {
 			return 0, err
 		}
 	}

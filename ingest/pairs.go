@@ -1,7 +1,6 @@
 package ingest
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -33,16 +32,9 @@ func ParsePair(b []byte, defaultTenant string) (*hindsight.Pair, *hindsight.Reje
 	reject := func(field, format string, args ...any) (*hindsight.Pair, *hindsight.Rejection) {
 		return nil, &hindsight.Rejection{Field: field, Error: fmt.Sprintf(format, args...)}
 	}
-	if t := bytes.TrimSpace(b); len(t) > 0 && t[0] != '{' && json.Valid(t) {
-		return reject("", "want a JSON object, got %s", firstWord(b))
-	}
-	var raw map[string]json.RawMessage
-	dec := json.NewDecoder(bytes.NewReader(b))
-	if err := dec.Decode(&raw); err != nil {
-		return reject("", "invalid JSON: %s", jsonError(err))
-	}
-	if dec.More() {
-		return reject("", "more than one JSON value on the line")
+	raw, rej := decodeObject(b)
+	if rej != nil {
+		return nil, rej
 	}
 	p := &hindsight.Pair{}
 	var kind, created string

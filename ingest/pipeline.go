@@ -31,12 +31,15 @@ type item struct {
 	written chan struct{} // itemBarrier: closed once every item before it is written
 
 	// Set by the preparer.
-	writes    []hindsight.DocumentWrite
-	recOf     []int  // recOf[i]: index in recs of writes[i]
-	exists    []bool // exists[i]: writes[i] replaces a stored document
+	writes []hindsight.DocumentWrite
+	recOf  []int  // recOf[i]: index in recs of writes[i]
+	exists []bool // exists[i]: writes[i] replaces a stored document
+	// unchanged counts the documents that need nothing: the reader's count of those it knew by
+	// their line (not in recs), then the preparer's of those it found unchanged.
 	unchanged int
-	texts     []string  // the texts to embed, in order
-	owner     []textRef // owner[i]: where texts[i]'s vector goes
+	touch     []hindsight.LineState // unchanged documents read from a line written differently
+	texts     []string              // the texts to embed, in order
+	owner     []textRef             // owner[i]: where texts[i]'s vector goes
 	pending   atomic.Int32
 	ready     chan struct{} // closed when every text is embedded or given up on
 
@@ -115,6 +118,9 @@ func (r *runner) prepareAll(ctx context.Context, in <-chan *item, ordered chan<-
 // whose embedded text and space are unchanged a rewrite of their record without embedding; the
 // rest new chunks, embedded.
 func (r *runner) prepare(ctx context.Context, it *item) error {
+	if len(it.recs) == 0 {
+		return nil
+	}
 	keys := make([]hindsight.DocKey, len(it.recs))
 	for i, rec := range it.recs {
 		keys[i] = rec.Doc.Key()
@@ -131,10 +137,16 @@ func (r *runner) prepare(ctx context.Context, it *item) error {
 		st, exists := states[d.Key()]
 		if exists && st.RecordHash == recordHash && st.Space == r.space && st.Source == it.source {
 			it.unchanged++
+			if rec.lineHash != st.LineHash && rec.lineHash != "" {
+				// The same record, written differently: remember this line so that the next run
+				// knows it without decoding it.
+				it.touch = append(it.touch, hindsight.LineState{Key: d.Key(), DocState: hindsight.DocState{RecordHash: recordHash, LineHash: rec.lineHash}})
+			}
 			continue
 		}
 		sections, contentHash := contentHash(d)
-		w := hindsight.DocumentWrite{Document: d, Source: it.source, RecordHash: recordHash, ContentHash: contentHash, Space: r.space}
+		w := hindsight.DocumentWrite{Document: d, Source: it.source, RecordHash: recordHash, ContentHash: contentHash, Space: r.space,
+			LineHash: rec.lineHash}
 		// A document stored in another space is embedded again even when its text is unchanged:
 		// its vectors could not be compared with the new space's.
 		if !exists || st.ContentHash != contentHash || st.Space != r.space {
@@ -169,6 +181,11 @@ func (r *runner) writeAll(ctx context.Context, ordered <-chan *item) error {
 		case itemDocs:
 			if err := r.writeDocs(ctx, it); err != nil {
 				return err
+			}
+			if ls, ok := r.store.(LineStore); ok && len(it.touch) > 0 {
+				if err := ls.SetDocumentLineHashes(ctx, it.touch); err != nil {
+					return fmt.Errorf("record line hashes: %w", err)
+				}
 			}
 			r.unchanged += it.unchanged
 			r.progress.unchanged.Add(int64(it.unchanged))

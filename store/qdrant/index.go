@@ -237,6 +237,32 @@ func (ix *Index) DocumentStates(ctx context.Context, keys []hindsight.DocKey) (m
 	return ix.catalog.DocumentStates(ctx, keys)
 }
 
+// lineCatalog is a catalog that keeps the JSONL line each document was stored from, as
+// *sqlite.DB does.
+type lineCatalog interface {
+	DocumentStatesByLine(ctx context.Context, hashes []string) (map[string]hindsight.LineState, error)
+	SetDocumentLineHashes(ctx context.Context, states []hindsight.LineState) error
+}
+
+// DocumentStatesByLine returns the catalog's states of the documents last stored from the lines
+// that hashes name, or none when the catalog keeps no line hashes. As for DocumentStates, the
+// catalog is the record: it gets a document's line hash only after Qdrant has its points.
+func (ix *Index) DocumentStatesByLine(ctx context.Context, hashes []string) (map[string]hindsight.LineState, error) {
+	if lc, ok := ix.catalog.(lineCatalog); ok {
+		return lc.DocumentStatesByLine(ctx, hashes)
+	}
+	return map[string]hindsight.LineState{}, nil
+}
+
+// SetDocumentLineHashes records new line hashes of unchanged documents in the catalog, when it
+// keeps them; otherwise it does nothing.
+func (ix *Index) SetDocumentLineHashes(ctx context.Context, states []hindsight.LineState) error {
+	if lc, ok := ix.catalog.(lineCatalog); ok {
+		return lc.SetDocumentLineHashes(ctx, states)
+	}
+	return nil
+}
+
 // FindDocuments returns the catalog's documents among keys.
 func (ix *Index) FindDocuments(ctx context.Context, keys []hindsight.DocKey) (map[hindsight.DocKey]*hindsight.Document, error) {
 	return ix.catalog.FindDocuments(ctx, keys)

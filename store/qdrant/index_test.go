@@ -224,6 +224,50 @@ func TestInterruptedWriteIsRepairedByRerun(t *testing.T) {
 	}
 }
 
+// TestLineHashesAreTheCatalogs checks that the index keeps line hashes where its catalog does
+// (the SQLite catalog) and has none otherwise, so that ingest then decodes every line.
+func TestLineHashesAreTheCatalogs(t *testing.T) {
+	ctx := context.Background()
+	_, ix := setup(t, Options{})
+	d := &hindsight.Document{Kind: hindsight.KindNote, ID: "N1", Title: "rclone exfiltration to mega"}
+	w := prepare(d)
+	w.LineHash = "line-1"
+	if err := ix.WriteDocuments(ctx, []hindsight.DocumentWrite{w}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := ix.DocumentStatesByLine(ctx, []string{"line-1", "line-2"})
+	if err != nil || len(got) != 1 || got["line-1"].Key != d.Key() || got["line-1"].Source != w.Source {
+		t.Fatalf("DocumentStatesByLine = %+v, %v; want N1 under line-1", got, err)
+	}
+	err = ix.SetDocumentLineHashes(ctx, []hindsight.LineState{{Key: d.Key(), DocState: hindsight.DocState{RecordHash: w.RecordHash, LineHash: "line-2"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := ix.DocumentStatesByLine(ctx, []string{"line-1", "line-2"}); err != nil || len(got) != 1 || got["line-2"].Key != d.Key() {
+		t.Errorf("after SetDocumentLineHashes: %+v, %v; want N1 under line-2 only", got, err)
+	}
+
+	// A catalog without line hashes (here: one that offers only Catalog's methods) has none.
+	sq, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "c.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, err := Open(ctx, &failingCatalog{Catalog: sq}, fakeOptions(qdranttest.Start(t)), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer plain.Close()
+	if err := plain.WriteDocuments(ctx, []hindsight.DocumentWrite{w}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := plain.DocumentStatesByLine(ctx, []string{"line-1"}); err != nil || len(got) != 0 {
+		t.Errorf("without line hashes: %+v, %v; want none", got, err)
+	}
+	if err := plain.SetDocumentLineHashes(ctx, []hindsight.LineState{{Key: d.Key(), DocState: hindsight.DocState{RecordHash: w.RecordHash, LineHash: "line-2"}}}); err != nil {
+		t.Errorf("SetDocumentLineHashes without line hashes: %v", err)
+	}
+}
+
 func prepare(d *hindsight.Document) hindsight.DocumentWrite {
 	w := hindsight.DocumentWrite{Document: d, Source: "x.jsonl", RecordHash: d.ID + d.Title, ContentHash: d.Title, Space: space.String()}
 	i := 0

@@ -148,9 +148,16 @@ func (db *DB) withTx(ctx context.Context, fn func(*sql.Tx) error) error {
 // recordChanges appends the documents written or deleted to the change log, inside the write
 // transaction, and prunes entries far behind, which readers that far behind no longer need.
 func recordChanges(ctx context.Context, tx *sql.Tx, docs []int64) error {
-	for _, id := range docs {
-		if _, err := tx.ExecContext(ctx, "INSERT INTO changes (doc) VALUES (?)", id); err != nil {
+	if len(docs) > 0 {
+		ins, err := tx.PrepareContext(ctx, "INSERT INTO changes (doc) VALUES (?)")
+		if err != nil {
 			return fmt.Errorf("record change: %w", err)
+		}
+		defer ins.Close()
+		for _, id := range docs {
+			if _, err := ins.ExecContext(ctx, id); err != nil {
+				return fmt.Errorf("record change: %w", err)
+			}
 		}
 	}
 	_, err := tx.ExecContext(ctx, "DELETE FROM changes WHERE seq < (SELECT max(seq) FROM changes) - ?", 2*maxChangesBehind)
