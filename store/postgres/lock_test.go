@@ -73,9 +73,13 @@ func TestLockWriter(t *testing.T) {
 
 	// The lock dies with its session: terminate the holder's connection as a failover or an
 	// administrator would, and the next writer gets the lock.
-	if _, err := db.LockWriter(ctx, "run RUN-D", false); err != nil {
+	// The holder keeps its unlock function, as an ingest does: a lock nobody can release any more
+	// would otherwise be released when the garbage collector closes its unreachable connection.
+	unlockD, err := db.LockWriter(ctx, "run RUN-D", false)
+	if err != nil {
 		t.Fatal(err)
 	}
+	defer unlockD()
 	admin, err := pgx.Connect(ctx, dsn)
 	if err != nil {
 		t.Fatal(err)
