@@ -298,7 +298,7 @@ func (in *Ingester) run(ctx context.Context, inputs []Input, paths []string, opt
 		run.Status, run.Error = hindsight.RunFailed, Interrupted
 		err = fmt.Errorf("ingest interrupted: %w", context.Cause(ctx))
 	case err != nil:
-		run.Status, run.Error = hindsight.RunFailed, err.Error()
+		run.Status, run.Error = hindsight.RunFailed, runError(run, err)
 	case len(run.Rejected) > 0:
 		run.Status = hindsight.RunPartial
 	default:
@@ -316,6 +316,21 @@ func (in *Ingester) run(ctx context.Context, inputs []Input, paths []string, opt
 		"updated", run.Updated, "unchanged", run.Unchanged, "deleted", run.Deleted, "rejected", len(run.Rejected),
 		"seconds", run.FinishedAt.Sub(run.StartedAt).Seconds())
 	return run, err
+}
+
+// runError is what a failed run's record says of its error. A run with a tenant is listed to
+// that tenant's admins (GET /v1/ingest/runs), so it says only what the error says to users (an
+// *hindsight.Error's message) and points to the log for the rest: the full error can name the
+// server's files and the store's internals. The caller has the full error, and logs it.
+func runError(run *hindsight.Run, err error) string {
+	if run.Tenant == "" {
+		return err.Error()
+	}
+	var e *hindsight.Error
+	if errors.As(err, &e) && e.Code != hindsight.EINTERNAL && e.Message != "" {
+		return e.Message
+	}
+	return "internal error; the server's log has its details under run " + run.ID
 }
 
 // lock takes the store's writer lock, waiting up to wait for it.

@@ -542,3 +542,26 @@ func TestPruneWithAFileGivenTwice(t *testing.T) {
 		t.Errorf("%d stored, want 3", n)
 	}
 }
+
+func TestTenantRunRecordsNoInternals(t *testing.T) {
+	db, dir := newStore(t)
+	missing := filepath.Join(dir, "spooled-upload-4711.jsonl")
+	for _, tc := range []struct {
+		tenant string
+		want   func(string) bool
+	}{
+		// A tenant's admin lists the run: only what the error says to users.
+		{"acme", func(s string) bool { return strings.HasPrefix(s, "internal error") && !strings.Contains(s, dir) }},
+		// An operator's run keeps the whole error.
+		{"", func(s string) bool { return strings.Contains(s, "no such file") }},
+	} {
+		run, err := ingest.New(db, &fakeEmbedder{}, nil).RunInputs(context.Background(),
+			[]ingest.Input{{Path: missing, Format: "jsonl", Name: "upload:acme/cases.jsonl"}}, ingest.Options{Tenant: tc.tenant})
+		if err == nil || !strings.Contains(err.Error(), "no such file") {
+			t.Errorf("tenant %q: the caller's error %v should say what failed", tc.tenant, err)
+		}
+		if run == nil || run.Status != hindsight.RunFailed || !tc.want(run.Error) {
+			t.Errorf("tenant %q: recorded error %+v", tc.tenant, run)
+		}
+	}
+}
