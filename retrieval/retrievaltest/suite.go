@@ -22,6 +22,7 @@ import (
 // Backend is a store under test.
 type Backend interface {
 	ingest.Store
+	ingest.LineStore
 	retrieval.Index
 	CreateReview(ctx context.Context, r *hindsight.Review) error
 }
@@ -49,6 +50,7 @@ func Exercise(t *testing.T, open func(t *testing.T) Backend) {
 	t.Run("TenantIsolation", func(t *testing.T) { testTenantIsolation(t, open(t)) })
 	t.Run("Runs", func(t *testing.T) { testRuns(t, open(t)) })
 	t.Run("ReviewedFinals", func(t *testing.T) { testReviewedFinals(t, open(t)) })
+	t.Run("LineHashes", func(t *testing.T) { testLineHashes(t, open(t)) })
 }
 
 // Write stores documents as ingest would: chunked, tokenised and embedded with the built-in

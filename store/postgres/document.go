@@ -26,7 +26,8 @@ func (db *DB) DocumentStates(ctx context.Context, keys []hindsight.DocKey) (map[
 		return out, nil
 	}
 	tenants, kinds, ids := keyColumns(keys)
-	rows, err := db.pool.Query(ctx, `SELECT d.tenant, d.kind, d.doc_id, d.record_hash, d.content_hash, d.space, d.source
+	rows, err := db.pool.Query(ctx, `SELECT d.tenant, d.kind, d.doc_id, d.record_hash, d.content_hash, d.space, d.source,
+			coalesce(d.line_hash, '')
 		FROM unnest($1::text[], $2::text[], $3::text[]) AS k (tenant, kind, doc_id)
 		JOIN documents d ON d.tenant = k.tenant AND d.kind = k.kind AND d.doc_id = k.doc_id`, tenants, kinds, ids)
 	if err != nil {
@@ -36,7 +37,7 @@ func (db *DB) DocumentStates(ctx context.Context, keys []hindsight.DocKey) (map[
 	for rows.Next() {
 		var k hindsight.DocKey
 		var s hindsight.DocState
-		if err := rows.Scan(&k.Tenant, &k.Kind, &k.ID, &s.RecordHash, &s.ContentHash, &s.Space, &s.Source); err != nil {
+		if err := rows.Scan(&k.Tenant, &k.Kind, &k.ID, &s.RecordHash, &s.ContentHash, &s.Space, &s.Source, &s.LineHash); err != nil {
 			return nil, fmt.Errorf("document states: %w", err)
 		}
 		out[k] = s
@@ -47,26 +48,82 @@ func (db *DB) DocumentStates(ctx context.Context, keys []hindsight.DocKey) (map[
 	return out, nil
 }
 
+// DocumentStatesByLine returns, for each of the line hashes that a stored document was last
+// stored from, that document's key and state; other hashes are absent from the map, and so is a
+// hash that two documents claim (the caller then decodes the line).
+func (db *DB) DocumentStatesByLine(ctx context.Context, hashes []string) (map[string]hindsight.LineState, error) {
+	out := make(map[string]hindsight.LineState, len(hashes))
+	if len(hashes) == 0 {
+		return out, nil
+	}
+	rows, err := db.pool.Query(ctx, `SELECT tenant, kind, doc_id, record_hash, content_hash, space, source, line_hash
+		FROM documents WHERE line_hash = ANY($1::text[])`, hashes)
+	if err != nil {
+		return nil, fmt.Errorf("document states by line: %w", err)
+	}
+	defer rows.Close()
+	claimed := map[string]bool{}
+	for rows.Next() {
+		var s hindsight.LineState
+		if err := rows.Scan(&s.Key.Tenant, &s.Key.Kind, &s.Key.ID, &s.RecordHash, &s.ContentHash, &s.Space, &s.Source, &s.LineHash); err != nil {
+			return nil, fmt.Errorf("document states by line: %w", err)
+		}
+		if claimed[s.LineHash] {
+			delete(out, s.LineHash)
+			continue
+		}
+		claimed[s.LineHash] = true
+		out[s.LineHash] = s
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("document states by line: %w", err)
+	}
+	return out, nil
+}
+
+// SetDocumentLineHashes records, for documents whose record is unchanged, the line they were
+// read from this time (the same record written differently): each state's line hash is set
+// where the stored record hash is still the state's. It is not a change of the documents.
+func (db *DB) SetDocumentLineHashes(ctx context.Context, states []hindsight.LineState) error {
+	if len(states) == 0 {
+		return nil
+	}
+	n := len(states)
+	tenants, kinds, ids, recordHashes, lineHashes := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	for i, s := range states {
+		tenants[i], kinds[i], ids[i], recordHashes[i], lineHashes[i] = s.Key.Tenant, string(s.Key.Kind), s.Key.ID, s.RecordHash, s.LineHash
+	}
+	_, err := db.pool.Exec(ctx, `UPDATE documents d SET line_hash = nullif(u.line_hash, '')
+		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) AS u (tenant, kind, doc_id, record_hash, line_hash)
+		WHERE d.tenant = u.tenant AND d.kind = u.kind AND d.doc_id = u.doc_id AND d.record_hash = u.record_hash`,
+		tenants, kinds, ids, recordHashes, lineHashes)
+	if err != nil {
+		return fmt.Errorf("set line hashes: %w", err)
+	}
+	return nil
+}
+
 // upsertDocuments stores a batch of documents in one statement from column arrays, and removes
 // the old chunks of those whose chunks are replaced. The DELETE, a data-modifying CTE, sees the
 // chunks as they were before the statement, which are exactly the chunks to replace; a new
 // document has none. It returns each document's id, in the order of the input.
 const upsertDocuments = `WITH input AS (
 	SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::smallint[],
-		$7::timestamptz[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::bool[])
+		$7::timestamptz[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::bool[], $15::text[])
 		WITH ORDINALITY AS u (tenant, kind, doc_id, title, source, severity, occurred_at, techniques,
-			record_hash, content_hash, space, record, replace_chunks, ord)
+			record_hash, content_hash, space, record, replace_chunks, line_hash, ord)
 ), up AS (
 	INSERT INTO documents AS d (tenant, kind, doc_id, title, source, severity, occurred_at, techniques,
-		record_hash, content_hash, space, record, updated_at)
+		record_hash, content_hash, space, record, line_hash, updated_at)
 	SELECT tenant, kind, doc_id, title, source, severity, occurred_at,
-		ARRAY(SELECT json_array_elements_text(techniques::json)), record_hash, content_hash, space, record::json, $14
+		ARRAY(SELECT json_array_elements_text(techniques::json)), record_hash, content_hash, space, record::json,
+		nullif(line_hash, ''), $14
 	FROM input ORDER BY ord
 	ON CONFLICT (tenant, kind, doc_id) DO UPDATE SET
 		title = excluded.title, source = excluded.source, severity = excluded.severity,
 		occurred_at = excluded.occurred_at, techniques = excluded.techniques,
 		record_hash = excluded.record_hash, content_hash = excluded.content_hash, space = excluded.space,
-		record = excluded.record, updated_at = excluded.updated_at
+		record = excluded.record, line_hash = excluded.line_hash, updated_at = excluded.updated_at
 	RETURNING d.id, d.tenant, d.kind, d.doc_id
 ), keyed AS (
 	SELECT up.id, i.ord, i.replace_chunks FROM up
@@ -117,7 +174,7 @@ func (db *DB) WriteDocuments(ctx context.Context, ws []hindsight.DocumentWrite) 
 		severities                              = make([]int16, n)
 		occurred                                = make([]pgtype.Timestamptz, n)
 		techniques, recordHashes, contentHashes = make([]string, n), make([]string, n), make([]string, n)
-		spaceNames, records                     = make([]string, n), make([]string, n)
+		spaceNames, records, lineHashes         = make([]string, n), make([]string, n), make([]string, n)
 		replace                                 = make([]bool, n)
 	)
 	for i, w := range ws {
@@ -131,12 +188,12 @@ func (db *DB) WriteDocuments(ctx context.Context, ws []hindsight.DocumentWrite) 
 		severities[i] = int16(d.Severity.Rank())
 		occurred[i] = pgtype.Timestamptz{Time: d.OccurredAt, Valid: !d.OccurredAt.IsZero()}
 		techniques[i], recordHashes[i], contentHashes[i] = string(ts), w.RecordHash, w.ContentHash
-		spaceNames[i], records[i], replace[i] = w.Space, string(rec), w.Chunks != nil
+		spaceNames[i], records[i], replace[i], lineHashes[i] = w.Space, string(rec), w.Chunks != nil, w.LineHash
 	}
 	now := db.now()
 	return db.withTx(ctx, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, upsertDocuments, tenants, kinds, ids, titles, sources, severities, occurred,
-			techniques, recordHashes, contentHashes, spaceNames, records, replace, now)
+			techniques, recordHashes, contentHashes, spaceNames, records, replace, now, lineHashes)
 		if err != nil {
 			return fmt.Errorf("store documents: %w", err)
 		}

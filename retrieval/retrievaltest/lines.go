@@ -1,4 +1,4 @@
-package sqlite_test
+package retrievaltest
 
 import (
 	"context"
@@ -8,12 +8,11 @@ import (
 	"github.com/hindsightsec/hindsight"
 )
 
-// TestDocumentStatesAndLineHashes checks the states ingest decides with: by key across more keys
+// testLineHashes checks the states ingest decides with: by key across more keys
 // than one query names, by line hash, and line hashes replaced by any write and set only on the
 // record they were computed for.
-func TestDocumentStatesAndLineHashes(t *testing.T) {
+func testLineHashes(t *testing.T, db Backend) {
 	ctx := context.Background()
-	db := open(t)
 	const n = 700 // more than two lookup queries' worth of keys
 	var ws []hindsight.DocumentWrite
 	var keys []hindsight.DocKey
