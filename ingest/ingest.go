@@ -495,22 +495,23 @@ func (r *runner) pruneAll(ctx context.Context) error {
 		}
 	}
 	for _, source := range sources {
-		if err := r.prune(ctx, source, keep[source]); err != nil {
+		kept := keep[source]
+		if err := r.prune(ctx, source, func(k hindsight.DocKey) bool { return kept[k] }); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// prune deletes the documents last read from source that are not in keep.
-func (r *runner) prune(ctx context.Context, source string, keep map[hindsight.DocKey]bool) error {
+// prune deletes the documents last read from source that keep does not keep.
+func (r *runner) prune(ctx context.Context, source string, keep func(hindsight.DocKey) bool) error {
 	stored, err := r.store.DocumentsBySource(ctx, source)
 	if err != nil {
 		return fmt.Errorf("prune %s: %w", source, err)
 	}
 	var gone []hindsight.DocKey
 	for _, k := range stored {
-		if !keep[k] {
+		if !keep(k) {
 			gone = append(gone, k)
 		}
 	}

@@ -166,23 +166,8 @@ func (r *runner) pruneReviews(ctx context.Context) error {
 	if !r.reviews.whole {
 		return nil
 	}
-	stored, err := r.store.DocumentsBySource(ctx, ReviewsSource)
-	if err != nil {
-		return fmt.Errorf("prune %s: %w", ReviewsSource, err)
-	}
-	var gone []hindsight.DocKey
-	for _, k := range stored {
-		if (r.opts.Tenant == "" || k.Tenant == r.opts.Tenant) && !r.reviews.keep[k] {
-			gone = append(gone, k)
-		}
-	}
-	if len(gone) == 0 {
-		return nil
-	}
-	n, err := r.store.DeleteDocuments(ctx, gone)
-	if err != nil {
-		return fmt.Errorf("prune %s: %w", ReviewsSource, err)
-	}
-	r.deleted += n
-	return nil
+	// Another tenant's finals are not this run's to judge.
+	return r.prune(ctx, ReviewsSource, func(k hindsight.DocKey) bool {
+		return (r.opts.Tenant != "" && k.Tenant != r.opts.Tenant) || r.reviews.keep[k]
+	})
 }
