@@ -87,13 +87,12 @@ type filterResult struct {
 }
 
 type idoc struct {
-	vectors    int // live chunks with a vector
-	key        hindsight.DocKey
-	severity   int
-	occurred   int64    // unix nanoseconds; 0 unknown
-	techniques []string // with parents, sorted
-	chunks     []int32
-	alive      bool
+	vectors  int // live chunks with a vector
+	key      hindsight.DocKey
+	severity int
+	occurred int64 // unix nanoseconds; 0 unknown
+	chunks   []int32
+	alive    bool
 }
 
 type ichunk struct {
@@ -205,11 +204,11 @@ func (ix *index) refresh(ctx context.Context, r *sql.DB, space string, changed f
 // saved to, when there is one of this store and space, and brought up to date; otherwise it is
 // built from the chunks' vectors and then saved.
 func (ix *index) reload(ctx context.Context, tx *sql.Tx, space string, seq int64) error {
-	ix.indexData = indexData{space: space, slotOf: map[int64]int32{}, byTechnique: map[string][]int32{}, termIDs: map[string]int32{},
-		sectionID: map[string]uint8{}}
-	if err := tx.QueryRowContext(ctx, "SELECT value FROM store_meta WHERE key = 'store_id'").Scan(&ix.storeID); err != nil {
+	var storeID string
+	if err := tx.QueryRowContext(ctx, "SELECT value FROM store_meta WHERE key = 'store_id'").Scan(&storeID); err != nil {
 		return fmt.Errorf("read store identity: %w", err)
 	}
+	ix.indexData = emptyIndex(space, storeID)
 	fromFile := ix.loadSaved(space, seq)
 	if err := ix.loadDocs(ctx, tx, nil); err != nil {
 		return err
@@ -227,8 +226,7 @@ func (ix *index) reload(ctx context.Context, tx *sql.Tx, space string, seq int64
 			// Mostly tombstones: a graph built afresh is smaller and searches faster.
 			ix.logger.Info("vector graph has too many deleted vectors; building it again", "file", ix.file,
 				"vectors", ix.ann.Len(), "deleted", ix.ann.Deleted())
-			ix.indexData = indexData{space: space, slotOf: map[int64]int32{}, byTechnique: map[string][]int32{}, termIDs: map[string]int32{},
-				sectionID: map[string]uint8{}, storeID: ix.storeID}
+			ix.indexData = emptyIndex(space, storeID)
 			if err := ix.loadDocs(ctx, tx, nil); err != nil {
 				return err
 			}
@@ -241,6 +239,12 @@ func (ix *index) reload(ctx context.Context, tx *sql.Tx, space string, seq int64
 		ix.save(1)
 	}
 	return nil
+}
+
+// emptyIndex is an index of nothing yet, for the vectors of space.
+func emptyIndex(space, storeID string) indexData {
+	return indexData{space: space, storeID: storeID, slotOf: map[int64]int32{}, byTechnique: map[string][]int32{},
+		termIDs: map[string]int32{}, sectionID: map[string]uint8{}}
 }
 
 // loadSaved loads the saved vector graph of space into ix.ann, if there is one of this store that
@@ -350,13 +354,11 @@ func (ix *index) loadDocs(ctx context.Context, tx *sql.Tx, ids []int64) error {
 			return err
 		}
 		if id != last {
-			ts := techs[id]
-			slices.Sort(ts)
 			slot = int32(len(ix.docs))
 			ix.docs = append(ix.docs, idoc{key: hindsight.DocKey{Tenant: tenant, Kind: hindsight.Kind(kind), ID: docID},
-				severity: int(sev), occurred: occurred.Int64, techniques: ts, alive: true})
+				severity: int(sev), occurred: occurred.Int64, alive: true})
 			ix.slotOf[id] = slot
-			for _, t := range ts {
+			for _, t := range techs[id] {
 				ix.byTechnique[t] = append(ix.byTechnique[t], slot)
 			}
 			last = id
@@ -509,6 +511,8 @@ func (ix *index) removeDoc(id int64) {
 	}
 }
 
+// matches applies every part of the filter but its techniques, which filtered applies from the
+// per-technique postings.
 func (d *idoc) matches(f *hindsight.Filter) bool {
 	if !d.alive {
 		return false
@@ -521,12 +525,6 @@ func (d *idoc) matches(f *hindsight.Filter) bool {
 		return false
 	}
 	if len(f.Kinds) > 0 && !slices.Contains(f.Kinds, d.key.Kind) {
-		return false
-	}
-	if len(f.Techniques) > 0 && !slices.ContainsFunc(f.Techniques, func(t string) bool {
-		_, ok := slices.BinarySearch(d.techniques, t)
-		return ok
-	}) {
 		return false
 	}
 	if !f.Since.IsZero() && (d.occurred == 0 || d.occurred < f.Since.UnixNano()) {
