@@ -214,3 +214,31 @@ func TestSavedGraphHeaderChecked(t *testing.T) {
 		}
 	}
 }
+
+// A text search before any vector search loads the vectors the store's documents are embedded in,
+// so the vector search after it finds the index ready instead of loading everything again.
+func TestTextSearchFirstLoadsTheStoresSpace(t *testing.T) {
+	c, err := sample.Generate(sample.Config{Threats: 50, Seed: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "h.db")
+	logs := &logBuffer{}
+	db := openLogged(t, path, logs)
+	writeDocs(t, db, c.Threats)
+	ctx := context.Background()
+	if _, err := db.SearchText(ctx, []string{"powershell"}, hindsight.Filter{Tenant: c.Threats[0].Tenant}, 5); err != nil {
+		t.Fatal(err)
+	}
+	db.index.mu.RLock()
+	space, ann := db.index.space, db.index.ann
+	db.index.mu.RUnlock()
+	if want := (retrieval.Builtin{}).Space().String(); space != want || ann == nil || ann.Len() == 0 {
+		t.Fatalf("after a text search the index holds space %q and %v vectors; want the documents' space", space, ann)
+	}
+	searchOnce(t, db, c.Threats[:1])
+	db.Close() // waits for the save
+	if n := strings.Count(logs.take(), "vector graph saved"); n != 1 {
+		t.Errorf("the graph was built and saved %d times, want once", n)
+	}
+}

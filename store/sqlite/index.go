@@ -208,6 +208,15 @@ func (ix *index) reload(ctx context.Context, tx *sql.Tx, space string, seq int64
 	if err := tx.QueryRowContext(ctx, "SELECT value FROM store_meta WHERE key = 'store_id'").Scan(&storeID); err != nil {
 		return fmt.Errorf("read store identity: %w", err)
 	}
+	if space == "" {
+		// A text search came first and needs no vectors; hold those of the space most documents
+		// are embedded in, which the vector search that usually follows asks for, rather than
+		// loading everything again for it.
+		err := tx.QueryRowContext(ctx, "SELECT space FROM documents GROUP BY space ORDER BY count(*) DESC LIMIT 1").Scan(&space)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("read embedding spaces: %w", err)
+		}
+	}
 	ix.indexData = emptyIndex(space, storeID)
 	fromFile := ix.loadSaved(space, seq)
 	if err := ix.loadDocs(ctx, tx, nil); err != nil {
