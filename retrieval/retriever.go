@@ -5,11 +5,11 @@
 package retrieval
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"math"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -79,6 +79,10 @@ type Retriever struct {
 	weights  Weights
 	// Now is the time ages are measured from; nil means time.Now.
 	Now func() time.Time
+	// batches overrides how many candidates' documents are loaded at first and then at a time
+	// (default window+8, then 16), so that tests can hold the bound that stops loading to a
+	// reference that loads every candidate.
+	batches [2]int
 }
 
 // NewRetriever returns a retriever with the default weights.
@@ -179,7 +183,7 @@ func (r *Retriever) Search(ctx context.Context, q Query) ([]hindsight.Hit, error
 		}
 	}
 
-	// The union of candidates, in first-seen order, with their documents.
+	// The union of candidates, in first-seen order.
 	var order []hindsight.DocKey
 	seen := map[hindsight.DocKey]bool{}
 	for _, s := range signals {
@@ -190,32 +194,40 @@ func (r *Retriever) Search(ctx context.Context, q Query) ([]hindsight.Hit, error
 			}
 		}
 	}
-	docs, err := r.index.FindDocuments(ctx, order)
-	if err != nil {
-		return nil, fmt.Errorf("load documents: %w", err)
-	}
+	// The technique signal ranks by ATT&CK similarity, which needs its candidates' documents;
+	// every other document is loaded only if it can still reach the top k (below).
+	docs := map[hindsight.DocKey]*hindsight.Document{}
 	var tactics map[string][]string
-	if len(q.Techniques) > 0 {
-		tactics = r.tactics(ctx, q.Techniques, docs)
+	for _, s := range signals {
+		if s.name == "technique" {
+			keys := make([]hindsight.DocKey, 0, len(s.cands))
+			for _, c := range s.cands {
+				if seen[c.Doc] {
+					keys = append(keys, c.Doc)
+				}
+			}
+			if err := r.load(ctx, keys, docs); err != nil {
+				return nil, err
+			}
+			tactics = r.tactics(ctx, q.Techniques, docs)
+			s.cands = rankByTechnique(s.cands, q.Techniques, docs, tactics)
+		}
 	}
 
-	hits := map[hindsight.DocKey]*hindsight.Hit{}
-	for _, k := range order {
-		if d := docs[k]; d != nil {
-			hits[k] = &hindsight.Hit{ID: k.ID, Kind: k.Kind, Tenant: k.Tenant, Title: d.Title, Document: d,
-				Why: hindsight.Why{Signals: map[string]float64{}, Ranks: map[string]int{}}}
-		}
+	// Fuse the ranks.
+	hits := make(map[hindsight.DocKey]*hindsight.Hit, len(order))
+	ranked := make([]*hindsight.Hit, len(order))
+	for i, k := range order {
+		ranked[i] = &hindsight.Hit{ID: k.ID, Kind: k.Kind, Tenant: k.Tenant,
+			Why: hindsight.Why{Signals: map[string]float64{}, Ranks: map[string]int{}}}
+		hits[k] = ranked[i]
 	}
 	for _, s := range signals {
-		cands := s.cands
-		if s.name == "technique" {
-			cands = rankByTechnique(cands, q.Techniques, docs, tactics)
-		}
 		rank := 0
-		for _, c := range cands {
+		for _, c := range s.cands {
 			h := hits[c.Doc]
 			if h == nil {
-				continue // excluded, or deleted between the searches and the load
+				continue // excluded
 			}
 			rank++
 			h.Why.Signals[s.name] = c.Score
@@ -226,27 +238,109 @@ func (r *Retriever) Search(ctx context.Context, q Query) ([]hindsight.Hit, error
 			}
 		}
 	}
-	out := make([]hindsight.Hit, 0, len(hits))
-	for _, k := range order {
-		if h := hits[k]; h != nil {
-			h.Why.Techniques = sharedTechniques(q.Techniques, h.Document.Techniques)
-			out = append(out, *h)
+	seenAt := make(map[*hindsight.Hit]int, len(ranked)) // first-seen order breaks ties
+	for i, h := range ranked {
+		seenAt[h] = i
+	}
+	byScore := func(a, b *hindsight.Hit) int {
+		if c := cmp.Compare(b.Score, a.Score); c != 0 {
+			return c
 		}
+		return cmp.Compare(seenAt[a], seenAt[b])
 	}
-	if w.Priors > 0 {
-		r.applyPriors(ctx, out, w.Priors)
-	}
-	sort.SliceStable(out, func(i, j int) bool { return out[i].Score > out[j].Score })
+	slices.SortStableFunc(ranked, byScore)
+
+	// Load documents in fused order until no unloaded candidate can reach the top k: its
+	// score is at most its fused score times the largest prior, and it must beat the k-th hit
+	// after diversity (and the last hit diversity compares, when diversity is on).
+	window := q.K
 	if w.Diversity > 0 {
-		out = diversify(out, q.K, w.Diversity)
+		window = 3 * q.K
 	}
-	if len(out) > q.K {
-		out = out[:q.K]
+	reach := 1.0
+	if w.Priors > 0 {
+		reach = 1 + w.Priors*(maxPrior-1)
 	}
-	for i := range out {
-		out[i].Why.Terms = matchingTerms(terms, surface, out[i].Document)
+	sets := map[hindsight.DocKey][]uint64{}
+	setOf := func(h *hindsight.Hit) []uint64 {
+		k := hindsight.DocKey{Tenant: h.Tenant, Kind: h.Kind, ID: h.ID}
+		if s, ok := sets[k]; ok {
+			return s
+		}
+		s := termSet(caseText(h.Document))
+		sets[k] = s
+		return s
+	}
+	first, next := window+8, 16
+	if r.batches[0] > 0 {
+		first, next = r.batches[0], r.batches[1]
+	}
+	var present []*hindsight.Hit
+	for loaded, batch := 0, first; loaded < len(ranked); batch = next {
+		part := ranked[loaded:min(loaded+batch, len(ranked))]
+		loaded += len(part)
+		keys := make([]hindsight.DocKey, len(part))
+		for i, h := range part {
+			keys[i] = hindsight.DocKey{Tenant: h.Tenant, Kind: h.Kind, ID: h.ID}
+		}
+		if err := r.load(ctx, keys, docs); err != nil {
+			return nil, err
+		}
+		var fresh []*hindsight.Hit
+		for i, h := range part {
+			if d := docs[keys[i]]; d != nil { // nil: deleted since the signals ran
+				h.Document, h.Title = d, d.Title
+				h.Why.Techniques = sharedTechniques(q.Techniques, d.Techniques)
+				fresh = append(fresh, h)
+			}
+		}
+		if w.Priors > 0 {
+			r.applyPriors(ctx, fresh, w.Priors)
+		}
+		present = append(present, fresh...)
+		slices.SortStableFunc(present, byScore)
+		if loaded == len(ranked) {
+			break
+		}
+		bound := ranked[loaded].Score * reach
+		if len(present) < window || present[window-1].Score <= bound {
+			continue
+		}
+		if w.Diversity > 0 && kthAfterDiversity(present, q.K, w.Diversity, setOf) <= bound {
+			continue
+		}
+		break
+	}
+	if w.Diversity > 0 {
+		present = diversify(present, q.K, w.Diversity, setOf)
+	}
+	out := make([]hindsight.Hit, 0, min(len(present), q.K))
+	for _, h := range present[:min(len(present), q.K)] {
+		h.Why.Terms = matchingTerms(terms, surface, h.Document)
+		out = append(out, *h)
 	}
 	return out, nil
+}
+
+// load adds to docs the documents among keys that it lacks.
+func (r *Retriever) load(ctx context.Context, keys []hindsight.DocKey, docs map[hindsight.DocKey]*hindsight.Document) error {
+	var missing []hindsight.DocKey
+	for _, k := range keys {
+		if _, ok := docs[k]; !ok {
+			missing = append(missing, k)
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	found, err := r.index.FindDocuments(ctx, missing)
+	if err != nil {
+		return fmt.Errorf("load documents: %w", err)
+	}
+	for _, k := range missing {
+		docs[k] = found[k] // nil when absent, so it is not asked for again
+	}
+	return nil
 }
 
 func validate(q *Query) error {
@@ -338,13 +432,21 @@ func sharedTechniques(query, doc []string) []string {
 // matchingTerms lists the query terms that occur in the document, in query order, as the query
 // wrote them (its words rather than their stems).
 func matchingTerms(terms []string, surface map[string]string, d *hindsight.Document) []string {
-	docTerms := map[string]bool{}
+	at := make(map[string]int, len(terms))
+	for i, t := range terms {
+		if _, ok := at[t]; !ok {
+			at[t] = i
+		}
+	}
+	found := make([]bool, len(terms))
 	for _, t := range Tokenize(DocumentText(d)) {
-		docTerms[t] = true
+		if i, ok := at[t]; ok {
+			found[i] = true
+		}
 	}
 	var out []string
-	for _, t := range terms {
-		if !docTerms[t] {
+	for i, t := range terms {
+		if !found[i] {
 			continue
 		}
 		if w := surface[t]; w != "" {

@@ -60,6 +60,9 @@ func (r *Retriever) tactics(ctx context.Context, query []string, docs map[hindsi
 		want[hindsight.ParentTechnique(t)] = true
 	}
 	for _, d := range docs {
+		if d == nil {
+			continue
+		}
 		for _, t := range d.Techniques {
 			want[hindsight.ParentTechnique(t)] = true
 		}
@@ -101,7 +104,7 @@ const ageHalfLife = 2 * 365 * 24 * time.Hour
 // over a false positive, a severe case over a minor one, a recent case over an old one, firing
 // analytics that usually convert, guidance a reviewer approved; guidance marked superseded sinks.
 // strength 1 applies them fully; between 0 and 1 it blends them toward 1.
-func (r *Retriever) applyPriors(ctx context.Context, hits []hindsight.Hit, strength float64) {
+func (r *Retriever) applyPriors(ctx context.Context, hits []*hindsight.Hit, strength float64) {
 	now := time.Now()
 	if r.Now != nil {
 		now = r.Now()
@@ -127,7 +130,12 @@ func (r *Retriever) applyPriors(ctx context.Context, hits []hindsight.Hit, stren
 	}
 }
 
-// prior is the product of a document's priors.
+// maxPrior is the largest prior a document can have: a critical true positive, new, whose firing
+// analytics always convert, with approved guidance. The retriever leaves a candidate unloaded
+// when even this prior could not lift it into the top k.
+const maxPrior = 1.0 * 1.004 * 1.0 * 1.01 * 1.03
+
+// prior is the product of a document's priors; it is never above maxPrior.
 func prior(d *hindsight.Document, analytics map[hindsight.DocKey]*hindsight.Document, now time.Time) float64 {
 	p := 1.0
 	if v, ok := dispositionPrior[d.Disposition]; ok {
@@ -185,20 +193,12 @@ const nearDuplicate = 0.8
 
 // diversify keeps the top k from being near-copies of one incident: a hit whose case text nearly
 // repeats a better hit's is moved behind the hits that repeat nothing. strength scales how far
-// (1: behind all of them).
-func diversify(hits []hindsight.Hit, k int, strength float64) []hindsight.Hit {
-	limit := min(len(hits), 3*k)
-	sets := make([]map[string]bool, limit)
-	for i := range sets {
-		sets[i] = termSet(caseText(hits[i].Document))
-	}
-	var kept, repeats []hindsight.Hit
-	for i := 0; i < limit; i++ {
-		dup := false
-		for j := 0; j < i && !dup; j++ {
-			dup = dice(sets[i], sets[j]) >= nearDuplicate
-		}
-		if dup {
+// (1: behind all of them). hits are sorted best first; set returns a hit's case terms.
+func diversify(hits []*hindsight.Hit, k int, strength float64, set func(*hindsight.Hit) []uint64) []*hindsight.Hit {
+	dup := nearCopies(hits, k, set)
+	var kept, repeats []*hindsight.Hit
+	for i, d := range dup {
+		if d {
 			hits[i].Score *= 1 - strength*0.5
 			hits[i].Why.Signals["near_duplicate"] = 1
 			repeats = append(repeats, hits[i])
@@ -207,33 +207,84 @@ func diversify(hits []hindsight.Hit, k int, strength float64) []hindsight.Hit {
 		}
 	}
 	out := append(kept, repeats...)
-	out = append(out, hits[limit:]...)
+	out = append(out, hits[len(dup):]...)
 	if strength < 1 {
 		sort.SliceStable(out, func(i, j int) bool { return out[i].Score > out[j].Score })
 	}
 	return out
 }
 
+// nearCopies reports, for each of the first 3k hits, whether its case text nearly repeats a
+// better hit's.
+func nearCopies(hits []*hindsight.Hit, k int, set func(*hindsight.Hit) []uint64) []bool {
+	dup := make([]bool, min(len(hits), 3*k))
+	for i := range dup {
+		a := set(hits[i])
+		for j := 0; j < i && !dup[i]; j++ {
+			b := set(hits[j])
+			// Sets whose sizes alone keep their overlap below the threshold are not compared.
+			if 2*float64(min(len(a), len(b))) >= nearDuplicate*float64(len(a)+len(b)) {
+				dup[i] = dice(a, b) >= nearDuplicate
+			}
+		}
+	}
+	return dup
+}
+
+// kthAfterDiversity returns the score the k-th hit would have after diversify, without changing
+// hits; 0 when there are fewer than k.
+func kthAfterDiversity(hits []*hindsight.Hit, k int, strength float64, set func(*hindsight.Hit) []uint64) float64 {
+	if len(hits) < k {
+		return 0
+	}
+	dup := nearCopies(hits, k, set)
+	scores := make([]float64, len(hits))
+	for i, h := range hits {
+		scores[i] = h.Score
+		if i < len(dup) && dup[i] {
+			scores[i] *= 1 - strength*0.5
+		}
+	}
+	slices.Sort(scores)
+	return scores[len(scores)-k]
+}
+
 func caseText(d *hindsight.Document) string {
 	return d.Title + " " + d.Summary + " " + d.Description + " " + d.Body
 }
 
-func termSet(s string) map[string]bool {
-	m := map[string]bool{}
-	for _, t := range Tokenize(s) {
-		m[t] = true
+// termSet returns the distinct terms of s as sorted 64-bit hashes, which two sets compare by
+// merging (a collision is one in 2⁶⁴ per pair of terms).
+func termSet(s string) []uint64 {
+	terms := Tokenize(s)
+	out := make([]uint64, len(terms))
+	for i, t := range terms {
+		h := uint64(14695981039346656037) // FNV-1a
+		for j := 0; j < len(t); j++ {
+			h = (h ^ uint64(t[j])) * 1099511628211
+		}
+		out[i] = h
 	}
-	return m
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
-func dice(a, b map[string]bool) float64 {
+// dice is the Dice coefficient of two term sets.
+func dice(a, b []uint64) float64 {
 	if len(a) == 0 || len(b) == 0 {
 		return 0
 	}
 	n := 0
-	for t := range a {
-		if b[t] {
+	for i, j := 0, 0; i < len(a) && j < len(b); {
+		switch {
+		case a[i] < b[j]:
+			i++
+		case a[i] > b[j]:
+			j++
+		default:
 			n++
+			i++
+			j++
 		}
 	}
 	return 2 * float64(n) / float64(len(a)+len(b))
