@@ -25,15 +25,54 @@ func tokenize(text string, surfaces bool) ([]string, map[string]string) {
 	if surfaces {
 		t.surface = map[string]string{}
 	}
-	for _, piece := range strings.FieldsFunc(text, isSeparator) {
-		t.piece(piece)
+	// The pieces between separators, as strings.FieldsFunc(text, isSeparator) finds them,
+	// without decoding ASCII.
+	start := -1
+	for i := 0; i < len(text); {
+		var sep bool
+		size := 1
+		if c := text[i]; c < utf8.RuneSelf {
+			sep = asciiSeparator[c]
+		} else {
+			var r rune
+			r, size = utf8.DecodeRuneInString(text[i:])
+			sep = isSeparator(r)
+		}
+		switch {
+		case sep && start >= 0:
+			t.piece(text[start:i])
+			start = -1
+		case !sep && start < 0:
+			start = i
+		}
+		i += size
+	}
+	if start >= 0 {
+		t.piece(text[start:])
 	}
 	return t.out, t.surface
 }
 
+// asciiSeparator is isSeparator for the ASCII characters.
+var asciiSeparator = func() (t [utf8.RuneSelf]bool) {
+	for c := range utf8.RuneSelf {
+		t[c] = isSeparator(rune(c))
+	}
+	return t
+}()
+
+// asciiTermChar is isTermChar for the ASCII characters.
+var asciiTermChar = func() (t [utf8.RuneSelf]bool) {
+	for c := range utf8.RuneSelf {
+		t[c] = isTermChar(rune(c))
+	}
+	return t
+}()
+
 type tokenizer struct {
 	out     []string
 	surface map[string]string // nil: not wanted
+	buf     []byte            // termCase's working memory
 }
 
 // TermChars are the punctuation characters a term may contain besides letters and digits. Full-text
@@ -60,15 +99,14 @@ func (t *tokenizer) piece(piece string) {
 	// Trailing sentence punctuation and leading/trailing colons are not part of anything we keep.
 	piece = strings.TrimRight(piece, ".:-~")
 	piece = strings.TrimLeft(piece, ".:~")
-	piece = strings.Map(func(r rune) rune {
-		if isTermChar(r) {
-			return unicode.ToLower(r)
-		}
-		return -1
-	}, piece)
-	if piece == "" {
-		return
+	piece = t.termCase(piece)
+	if piece != "" {
+		t.classify(piece)
 	}
+}
+
+// classify appends the terms of a piece already trimmed and lowercased.
+func (t *tokenizer) classify(piece string) {
 	switch {
 	case isTechnique(piece):
 		t.add(piece)
@@ -119,6 +157,37 @@ func (t *tokenizer) piece(piece string) {
 		return
 	}
 	t.word(piece)
+}
+
+// termCase lowercases s and drops the characters a term cannot hold.
+func (t *tokenizer) termCase(s string) string {
+	same := true // s is already a term: ASCII, lowercase, only term characters
+	for i := 0; i < len(s) && same; i++ {
+		c := s[i]
+		same = c < utf8.RuneSelf && asciiTermChar[c] && (c < 'A' || c > 'Z')
+	}
+	if same {
+		return s
+	}
+	t.buf = t.buf[:0]
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= utf8.RuneSelf:
+			return strings.Map(func(r rune) rune {
+				if isTermChar(r) {
+					return unicode.ToLower(r)
+				}
+				return -1
+			}, s)
+		case !asciiTermChar[c]:
+		case c >= 'A' && c <= 'Z':
+			t.buf = append(t.buf, c+'a'-'A')
+		default:
+			t.buf = append(t.buf, c)
+		}
+	}
+	return string(t.buf)
 }
 
 // dotted handles a name with dots: a domain or a file name is kept whole; a file name also
@@ -196,18 +265,22 @@ func isTechnique(s string) bool {
 }
 
 func isIPv4(s string) bool {
-	parts := strings.Split(s, ".")
-	if len(parts) != 4 {
+	if s == "" || s[0] < '0' || s[0] > '9' {
+		return false // the common case, a word, without looking further
+	}
+	if strings.Count(s, ".") != 3 {
 		// Allow a CIDR suffix or a port.
 		if i := strings.IndexAny(s, "/:"); i > 0 && isIPv4(s[:i]) && isDigits(s[i+1:]) {
 			return true
 		}
 		return false
 	}
-	for _, p := range parts {
+	for range 4 {
+		p, rest, _ := strings.Cut(s, ".")
 		if p == "" || len(p) > 3 || !isDigits(p) {
 			return false
 		}
+		s = rest
 	}
 	return true
 }
