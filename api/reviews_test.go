@@ -236,7 +236,9 @@ func TestUploadSyncsOnlyItsTenantsReviewedFinals(t *testing.T) {
 		CreatedAt: time.Date(2024, 2, 1, 9, 0, 0, 0, time.UTC)}}); err != nil {
 		t.Fatal(err)
 	}
-	pair := `{"id":"P-A","kind":"remediation","techniques":["T1558.003"],"draft":"- Reset svc_sql","final":"- Reset svc_sql and move it to a gMSA","ratings":{"accuracy":4,"clarity":4,"completeness":4},"created_at":"2024-02-01T09:00:00Z"}` + "\n"
+	// Reviewed this week, so that its age does not rank it below the undated threat it was written for.
+	pair := `{"id":"P-A","kind":"remediation","techniques":["T1558.003"],"draft":"- Reset svc_sql","final":"- Reset svc_sql and move it to a gMSA","ratings":{"accuracy":4,"clarity":4,"completeness":4},"created_at":"` +
+		time.Now().Add(-48*time.Hour).UTC().Format(time.RFC3339) + `"}` + "\n"
 	code, body := s.do(t, "POST", "/v1/ingest?format=pairs", s.admin, pair)
 	var run hindsight.Run
 	json.Unmarshal(body, &run)

@@ -106,7 +106,10 @@ func (d *Drafter) Draft(ctx context.Context, req Request) (*hindsight.Draft, err
 	if t.ID != "" {
 		exclude = append(exclude, t.Key())
 	}
-	q := retrieval.Query{Text: query, Techniques: t.Techniques, K: req.K, Exclude: exclude, Filter: hindsight.Filter{Tenant: req.Tenant}}
+	// Ages are measured from the threat's time, so that a draft for an older threat (a replay)
+	// weighs the cases of its own time as a draft written then would have.
+	q := retrieval.Query{Text: query, Techniques: t.Techniques, K: req.K, Exclude: exclude, Filter: hindsight.Filter{Tenant: req.Tenant},
+		At: t.OccurredAt}
 	hits, err := d.search.Search(ctx, q)
 	if err != nil {
 		return nil, err

@@ -41,6 +41,10 @@ type Query struct {
 	Filter     hindsight.Filter
 	K          int                // hits wanted, 1..MaxK; 0 means 10
 	Exclude    []hindsight.DocKey // documents never returned (e.g. the threat being drafted for)
+	// At is when the threat happened; a past case's age is measured from it. Zero means now,
+	// which is right for a new threat; replaying history (eval, a draft for an old threat)
+	// sets it, so that a case far from the threat in time, before or after, counts as old.
+	At time.Time
 }
 
 // Weights tune the retriever. Each signal's list is fused by reciprocal rank fusion with its
@@ -295,7 +299,7 @@ func (r *Retriever) Search(ctx context.Context, q Query) ([]hindsight.Hit, error
 			}
 		}
 		if w.Priors > 0 {
-			r.applyPriors(ctx, fresh, w.Priors)
+			r.applyPriors(ctx, fresh, w.Priors, q.At)
 		}
 		present = append(present, fresh...)
 		slices.SortStableFunc(present, byScore)

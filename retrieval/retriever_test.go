@@ -4,6 +4,7 @@ import (
 	"context"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -130,5 +131,32 @@ func TestTechniqueSimilarityWithTactics(t *testing.T) {
 	}
 	if got := retrieval.TechniqueSimilarity([]string{"T1003.001"}, []string{"T1558.003", "T1003.002"}, tactics); got != 0.5 {
 		t.Errorf("parent beats tactic: %v, want 0.5", got)
+	}
+}
+
+// TestSearchAgesFromTheThreatsTime: of two equally similar cases, the one closer in time to the
+// query's threat, before or after it, has the higher prior; without a time, the newer one.
+func TestSearchAgesFromTheThreatsTime(t *testing.T) {
+	at := func(y int) time.Time { return time.Date(y, 6, 1, 0, 0, 0, 0, time.UTC) }
+	r := setup(t,
+		&hindsight.Document{Kind: hindsight.KindThreat, Tenant: "acme", ID: "OLD", Title: "Kerberoasting from WS-1", Summary: "RC4 TGS requests for svc_sql", OccurredAt: at(2019)},
+		&hindsight.Document{Kind: hindsight.KindThreat, Tenant: "acme", ID: "NEW", Title: "Kerberoasting from WS-1", Summary: "RC4 TGS requests for svc_sql", OccurredAt: at(2025)},
+	)
+	for _, tc := range []struct {
+		at   time.Time
+		want string
+	}{{at(2018), "OLD"}, {at(2020), "OLD"}, {at(2024), "NEW"}, {at(2031), "NEW"}, {time.Time{}, "NEW"}} {
+		hits, err := r.Search(context.Background(), retrieval.Query{Text: "kerberoasting RC4 TGS svc_sql", At: tc.at, Filter: hindsight.Filter{Tenant: "acme"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		prior := map[string]float64{}
+		for _, h := range hits {
+			prior[h.ID] = h.Why.Signals["prior"]
+		}
+		other := map[string]string{"OLD": "NEW", "NEW": "OLD"}[tc.want]
+		if len(hits) != 2 || prior[tc.want] <= prior[other] {
+			t.Errorf("at %v: priors = %v, want %s's higher", tc.at, prior, tc.want)
+		}
 	}
 }

@@ -159,7 +159,7 @@ func rankThreat(ctx context.Context, db *sqlite.DB, r *retrieval.Retriever, j ev
 	}
 	hits, err := r.Search(ctx, retrieval.Query{
 		Text:       strings.Join(append([]string{t.Title, t.Summary}, t.Events...), "\n"),
-		Techniques: t.Techniques, K: max(k, 10), Exclude: []hindsight.DocKey{key},
+		Techniques: t.Techniques, K: max(k, 10), Exclude: []hindsight.DocKey{key}, At: t.OccurredAt,
 		Filter: hindsight.Filter{Tenant: j.Tenant},
 	})
 	if err != nil {
