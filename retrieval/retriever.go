@@ -171,6 +171,28 @@ func (r *Retriever) Search(ctx context.Context, q Query) ([]hindsight.Hit, error
 	if len(jobs) == 0 {
 		return nil, hindsight.Invalid("weights", "every signal is switched off")
 	}
+	window := q.K // the hits ranked before diversity and the cut to k
+	if w.Diversity > 0 {
+		window = 3 * q.K
+	}
+	first, next := window+8, 16 // documents loaded at first, then at a time
+	if r.batches[0] > 0 {
+		first, next = r.batches[0], r.batches[1]
+	}
+	// The technique signal is the slowest (it scores every vector of its filter). While it runs,
+	// the documents that lead the other signals are loaded, on the core it leaves free.
+	var tech *job
+	if last := &jobs[len(jobs)-1]; last.s.name == "technique" && len(jobs) > 1 {
+		tech, jobs = last, jobs[:len(jobs)-1]
+	}
+	var techDone sync.WaitGroup
+	if tech != nil {
+		techDone.Add(1)
+		go func() {
+			defer techDone.Done()
+			tech.s.cands, tech.s.err = tech.fn()
+		}()
+	}
 	var wg sync.WaitGroup
 	for _, j := range jobs[1:] {
 		wg.Add(1)
@@ -181,6 +203,11 @@ func (r *Retriever) Search(ctx context.Context, q Query) ([]hindsight.Hit, error
 	}
 	jobs[0].s.cands, jobs[0].s.err = jobs[0].fn()
 	wg.Wait()
+	docs := map[hindsight.DocKey]*hindsight.Document{}
+	if tech != nil {
+		r.prefetch(ctx, signals[:len(signals)-1], q.Exclude, first, docs)
+	}
+	techDone.Wait()
 	for _, s := range signals {
 		if s.err != nil {
 			return nil, fmt.Errorf("%s search: %w", s.name, s.err)
@@ -200,7 +227,6 @@ func (r *Retriever) Search(ctx context.Context, q Query) ([]hindsight.Hit, error
 	}
 	// The technique signal ranks by ATT&CK similarity, which needs its candidates' documents;
 	// every other document is loaded only if it can still reach the top k (below).
-	docs := map[hindsight.DocKey]*hindsight.Document{}
 	var tactics map[string][]string
 	for _, s := range signals {
 		if s.name == "technique" {
@@ -257,10 +283,6 @@ func (r *Retriever) Search(ctx context.Context, q Query) ([]hindsight.Hit, error
 	// Load documents in fused order until no unloaded candidate can reach the top k: its
 	// score is at most its fused score times the largest prior, and it must beat the k-th hit
 	// after diversity (and the last hit diversity compares, when diversity is on).
-	window := q.K
-	if w.Diversity > 0 {
-		window = 3 * q.K
-	}
 	reach := 1.0
 	if w.Priors > 0 {
 		reach = 1 + w.Priors*(maxPrior-1)
@@ -274,10 +296,6 @@ func (r *Retriever) Search(ctx context.Context, q Query) ([]hindsight.Hit, error
 		s := termSet(caseText(h.Document))
 		sets[k] = s
 		return s
-	}
-	first, next := window+8, 16
-	if r.batches[0] > 0 {
-		first, next = r.batches[0], r.batches[1]
 	}
 	var present []*hindsight.Hit
 	for loaded, batch := 0, first; loaded < len(ranked); batch = next {
@@ -324,6 +342,29 @@ func (r *Retriever) Search(ctx context.Context, q Query) ([]hindsight.Hit, error
 		out = append(out, *h)
 	}
 	return out, nil
+}
+
+// prefetch loads the documents of the n candidates that lead signals' fusion, leaving out
+// exclude. Errors are left for the load that needs the documents.
+func (r *Retriever) prefetch(ctx context.Context, signals []*signal, exclude []hindsight.DocKey, n int, docs map[hindsight.DocKey]*hindsight.Document) {
+	score := map[hindsight.DocKey]float64{}
+	var keys []hindsight.DocKey
+	for _, s := range signals {
+		if s.err != nil {
+			return
+		}
+		for rank, c := range s.cands {
+			if _, ok := score[c.Doc]; !ok {
+				if slices.Contains(exclude, c.Doc) {
+					continue
+				}
+				keys = append(keys, c.Doc)
+			}
+			score[c.Doc] += s.weight / float64(rrfK+rank+1)
+		}
+	}
+	slices.SortStableFunc(keys, func(a, b hindsight.DocKey) int { return cmp.Compare(score[b], score[a]) })
+	_ = r.load(ctx, keys[:min(n, len(keys))], docs)
 }
 
 // load adds to docs the documents among keys that it lacks.
