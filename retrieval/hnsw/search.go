@@ -164,7 +164,10 @@ func (x *Index) Scores(q []float32, ids []uint32, out []float32) []float32 {
 	defer x.mu.RUnlock()
 	// Vectors are scored in the order they lie in memory, not in the order of ids: over a large
 	// index, reading them in place order is about 1.6 times as fast as reading them at random.
-	order := make([]uint64, 0, len(ids)) // slot<<32 | index in ids
+	sc := x.searcher()
+	defer x.searchers.Put(sc)
+	order := sc.order[:0] // slot<<32 | index in ids
+	defer func() { sc.order = order[:0] }()
 	for i, id := range ids {
 		if s, ok := x.slotOf(id); ok {
 			order = append(order, uint64(s)<<32|uint64(i))
@@ -354,6 +357,7 @@ type searcher struct {
 
 	nbuf                     []uint32
 	sorted, sel, prune, psel []item
+	order                    []uint64 // Scores's working memory
 }
 
 func (x *Index) searcher() *searcher {

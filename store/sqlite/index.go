@@ -53,11 +53,14 @@ type indexData struct {
 	// search's inner loop, which reads them for every posting it scores.
 	chunkDoc []int32
 	chunkLen []int32
-	slotOfC  chunkSlots  // chunks.id → chunk slot
-	ann      *hnsw.Index // vectors of the chunks embedded in space, keyed by chunks.id
-	vectors  int         // live chunks with a vector
-	storeID  string      // the store's identity, which a saved graph must carry
-	unsaved  int         // vectors added to or deleted from ann since it was saved or loaded
+	// chunkTerms holds every chunk's distinct term IDs end to end (ichunk.termsAt), in one
+	// array rather than one per chunk, which the garbage collector would have to visit.
+	chunkTerms []int32
+	slotOfC    chunkSlots  // chunks.id → chunk slot
+	ann        *hnsw.Index // vectors of the chunks embedded in space, keyed by chunks.id
+	vectors    int         // live chunks with a vector
+	storeID    string      // the store's identity, which a saved graph must carry
+	unsaved    int         // vectors added to or deleted from ann since it was saved or loaded
 
 	termIDs  map[string]int32
 	postings [][]posting // by term ID
@@ -82,8 +85,24 @@ type filterResult struct {
 	allowed  []bool
 	accepted int
 	// docs lists the allowed documents when the filter was evaluated from technique postings
-	// (few documents); nil otherwise.
+	// (few documents); nil otherwise. Such a result is not memoised: its search releases it.
 	docs []int32
+}
+
+// techniquePool holds released technique filter results, allowed all false, so that a search
+// does not allocate a flag per document of the index.
+var techniquePool sync.Pool
+
+// release returns a technique filter's result to the pool; other results are memoised and kept.
+func (r *filterResult) release() {
+	if r.docs == nil {
+		return
+	}
+	for _, d := range r.docs {
+		r.allowed[d] = false
+	}
+	r.docs, r.accepted = r.docs[:0], 0
+	techniquePool.Put(r)
 }
 
 type idoc struct {
@@ -101,8 +120,9 @@ type ichunk struct {
 	section uint8
 	alive   bool
 	hasVec  bool
-	length  int32   // number of terms, for BM25's length normalisation
-	terms   []int32 // distinct term IDs, to undo df when the chunk dies
+	length  int32  // number of terms, for BM25's length normalisation
+	termsAt uint32 // its distinct term IDs, to undo df when the chunk dies, are
+	nterms  int32  // chunkTerms[termsAt:termsAt+nterms]
 }
 
 type posting struct {
@@ -462,6 +482,10 @@ func (ix *index) addChunk(doc int32, id uint32, section, terms, space string, di
 	}
 	ix.termScratch = ids
 	ch.length = int32(len(ids))
+	if len(ix.chunkTerms)+len(ids) > math.MaxUint32 {
+		return false, fmt.Errorf("load chunks: more than %d term entries", uint32(math.MaxUint32))
+	}
+	ch.termsAt = uint32(len(ix.chunkTerms))
 	slices.Sort(ids)
 	for i := 0; i < len(ids); {
 		j := i + 1
@@ -470,7 +494,8 @@ func (ix *index) addChunk(doc int32, id uint32, section, terms, space string, di
 		}
 		ix.postings[ids[i]] = append(ix.postings[ids[i]], posting{chunk: c, tf: uint16(min(j-i, math.MaxUint16))})
 		ix.df[ids[i]]++
-		ch.terms = append(ch.terms, ids[i])
+		ix.chunkTerms = append(ix.chunkTerms, ids[i])
+		ch.nterms++
 		i = j
 	}
 	if space == ix.space && dim > 0 {
@@ -505,7 +530,7 @@ func (ix *index) removeDoc(id int64) {
 	for _, c := range d.chunks {
 		ch := &ix.chunks[c]
 		ch.alive = false
-		for _, t := range ch.terms {
+		for _, t := range ix.chunkTerms[ch.termsAt : ch.termsAt+uint32(ch.nterms)] {
 			ix.df[t]--
 		}
 		ix.live--
@@ -555,7 +580,13 @@ func (ix *index) filtered(f *hindsight.Filter) *filterResult {
 		base := *f
 		base.Techniques = nil
 		allowed := ix.filtered(&base).allowed
-		r := &filterResult{allowed: make([]bool, len(ix.docs)), docs: []int32{}}
+		r, _ := techniquePool.Get().(*filterResult)
+		if r == nil {
+			r = &filterResult{docs: []int32{}}
+		}
+		if len(r.allowed) < len(ix.docs) {
+			r.allowed = make([]bool, len(ix.docs)+len(ix.docs)/8)
+		}
 		for _, t := range f.Techniques {
 			for _, d := range ix.byTechnique[t] {
 				if allowed[d] && !r.allowed[d] {
@@ -791,8 +822,13 @@ const scoreAllFactor = 20 * annEfSearch
 // scoreAll scores every vector of docs, which is exact, and returns each document's nearest chunk
 // for the n nearest documents.
 func (ix *index) scoreAll(vec []float32, docs []int32, n int) []scored {
-	var ids []uint32
-	var slots []int32
+	sc, _ := scanPool.Get().(*scanScratch)
+	if sc == nil {
+		sc = &scanScratch{}
+	}
+	defer scanPool.Put(sc)
+	ids, slots := sc.ids[:0], sc.slots[:0]
+	defer func() { sc.ids, sc.slots = ids[:0], slots[:0] }()
 	for _, d := range docs {
 		for _, c := range ix.docs[d].chunks {
 			if ch := &ix.chunks[c]; ch.alive && ch.hasVec {
@@ -801,7 +837,8 @@ func (ix *index) scoreAll(vec []float32, docs []int32, n int) []scored {
 			}
 		}
 	}
-	scores := ix.ann.Scores(vec, ids, nil)
+	scores := ix.ann.Scores(vec, ids, sc.scores)
+	sc.scores = scores[:0]
 	h := &topK{n: n}
 	i := 0
 	for _, d := range docs {
@@ -817,6 +854,15 @@ func (ix *index) scoreAll(vec []float32, docs []int32, n int) []scored {
 	}
 	return h.sorted()
 }
+
+// scanScratch is scoreAll's working memory, reused between searches.
+type scanScratch struct {
+	ids    []uint32
+	slots  []int32
+	scores []float32
+}
+
+var scanPool sync.Pool
 
 // candidate turns a scored chunk into the candidate of its document.
 func (ix *index) candidate(s scored) hindsight.Candidate {

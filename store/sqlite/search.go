@@ -24,7 +24,9 @@ func (db *DB) SearchVectors(ctx context.Context, space hindsight.Space, vec []fl
 	if n <= 0 || ix.dim != space.Dim {
 		return nil, nil
 	}
-	best, err := ix.nearest(ctx, vec, ix.filtered(&f), n)
+	fr := ix.filtered(&f)
+	defer fr.release()
+	best, err := ix.nearest(ctx, vec, fr, n)
 	if err != nil {
 		return nil, err
 	}
@@ -46,7 +48,9 @@ func (db *DB) SearchText(ctx context.Context, terms []string, f hindsight.Filter
 		return nil, err
 	}
 	defer ix.mu.RUnlock()
-	best := ix.bm25(terms, ix.filtered(&f).allowed, n)
+	fr := ix.filtered(&f)
+	defer fr.release()
+	best := ix.bm25(terms, fr.allowed, n)
 	out := make([]hindsight.Candidate, len(best))
 	for i, s := range best {
 		out[i] = ix.candidate(s)

@@ -24,6 +24,9 @@ import (
 	"github.com/hindsightsec/hindsight/store/sqlite"
 )
 
+// Queries is how many of the corpus's threats the benchmarks query with, in turn.
+const Queries = 5000
+
 // Open returns the store and the generated corpus it holds. The store is closed when b ends.
 func Open(b testing.TB, threats int) (*sqlite.DB, *sample.Corpus) {
 	b.Helper()
