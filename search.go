@@ -23,9 +23,31 @@ type Filter struct {
 	Since, Until time.Time
 	// MinSeverity keeps documents at least this severe; empty keeps all.
 	MinSeverity Severity
+	// Sections keeps the chunks of these sections (Chunk.Section: see DescriptiveSections);
+	// empty keeps all. It applies to chunks, not documents, so Matches leaves it out: a document
+	// is found through its chunks of these sections only.
+	Sections []string
 }
 
-// Matches reports whether a document passes the filter. It states in Go what every backend
+// The sections documents are cut into (Chunk.Section): a threat's case (what happened) and its
+// guidance, a note's or profile's body, an analytic's or technique's description, and the title
+// alone of a document with no text.
+const (
+	SectionCase        = "case"
+	SectionRemediation = "remediation"
+	SectionHunting     = "hunting"
+	SectionHardening   = "hardening"
+	SectionBody        = "body"
+	SectionDescription = "description"
+	SectionTitle       = "title"
+)
+
+// DescriptiveSections are every section but a threat's guidance: what each document says it is
+// about, which a new threat is compared with when the words of past guidance would only blur the
+// comparison.
+var DescriptiveSections = []string{SectionCase, SectionBody, SectionDescription, SectionTitle}
+
+// Matches reports whether a document passes the filter, Sections aside. It states in Go what every backend
 // applies inside its query, so that tests and benchmarks can compute the right answer (an exact
 // search) without a backend. Times compare at full precision; backends that store microseconds
 // may differ for bounds within a microsecond of a document's time.

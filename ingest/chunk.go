@@ -51,17 +51,17 @@ func Sections(d *hindsight.Document) []Section {
 	case hindsight.KindThreat:
 		// The case is one unit even when long: it is what "a similar past case" is matched on.
 		caseText := strings.TrimSpace(d.Summary + "\n" + strings.Join(d.Events, "\n") + meta())
-		out = append(out, Section{Name: "case", Text: d.Title + "\n" + caseText})
-		add("remediation", d.Remediation)
-		add("hunting", d.Hunting)
-		add("hardening", d.Hardening)
+		out = append(out, Section{Name: hindsight.SectionCase, Text: d.Title + "\n" + caseText})
+		add(hindsight.SectionRemediation, d.Remediation)
+		add(hindsight.SectionHunting, d.Hunting)
+		add(hindsight.SectionHardening, d.Hardening)
 	case hindsight.KindNote, hindsight.KindProfile:
-		add("body", d.Body+meta())
+		add(hindsight.SectionBody, d.Body+meta())
 	default:
-		add("description", d.Description+meta())
+		add(hindsight.SectionDescription, d.Description+meta())
 	}
 	if len(out) == 0 {
-		out = append(out, Section{Name: "title", Text: d.Title + meta()})
+		out = append(out, Section{Name: hindsight.SectionTitle, Text: d.Title + meta()})
 	}
 	return out
 }

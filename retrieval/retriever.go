@@ -159,6 +159,11 @@ func (r *Retriever) Search(ctx context.Context, q Query) ([]hindsight.Hit, error
 		// ranked below by ATT&CK similarity once their documents are loaded.
 		f := q.Filter
 		f.Techniques = techniqueFamily(q.Techniques, q.Filter.Techniques)
+		if len(f.Sections) == 0 {
+			// Past cases are compared by what happened, not by the guidance sent: a threat's
+			// guidance sections would only blur the comparison, and are most of its vectors.
+			f.Sections = hindsight.DescriptiveSections
+		}
 		if len(f.Techniques) > 0 {
 			add("technique", w.Technique, func() ([]hindsight.Candidate, error) {
 				if vec == nil {

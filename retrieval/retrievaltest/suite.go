@@ -294,23 +294,40 @@ func testFilters(t *testing.T, b Backend) {
 		{Kind: hindsight.KindThreat, Tenant: "globex", ID: "G-1", Title: "lsass dump at globex", Techniques: []string{"T1003.001"}, Severity: hindsight.SeverityCritical, OccurredAt: t0},
 		{Kind: hindsight.KindNote, ID: "N-1", Title: "lsass dump response", Techniques: []string{"T1003"}},
 		{Kind: hindsight.KindAnalytic, ID: "AN-1", Title: "lsass dump access", Techniques: []string{"T1003.001"}, Severity: hindsight.SeverityHigh},
+		{Kind: hindsight.KindThreat, Tenant: "acme", ID: "A-REM", Title: "lsass dump by DCSync", Techniques: []string{"T1003.006"}, Severity: hindsight.SeverityMedium,
+			OccurredAt: t0.AddDate(0, -6, 0), Remediation: "- Rotate the krbtgt secret twice"},
 	}
 	Write(t, b, "f.jsonl", docs...)
 	q := "lsass dump"
 	acme := func(f hindsight.Filter) hindsight.Filter { f.Tenant = "acme"; return f }
-	checkBoth(t, b, "tenant", q, acme(hindsight.Filter{}), "A-OLD", "A-NEW", "A-DC", "N-1", "AN-1")
+	checkBoth(t, b, "tenant", q, acme(hindsight.Filter{}), "A-OLD", "A-NEW", "A-DC", "A-REM", "N-1", "AN-1")
 	checkBoth(t, b, "other tenant", q, hindsight.Filter{Tenant: "globex"}, "G-1", "N-1", "AN-1")
 	checkBoth(t, b, "other tenants only", q, hindsight.Filter{Tenant: "acme", OtherTenants: true}, "G-1")
 	checkBoth(t, b, "other tenants of globex", q, hindsight.Filter{Tenant: "globex", OtherTenants: true, MinSeverity: hindsight.SeverityHigh}, "A-NEW", "A-DC")
 	checkBoth(t, b, "kinds", q, acme(hindsight.Filter{Kinds: []hindsight.Kind{hindsight.KindNote, hindsight.KindAnalytic}}), "N-1", "AN-1")
 	checkBoth(t, b, "sub-technique", q, acme(hindsight.Filter{Techniques: []string{"T1003.001"}}), "A-OLD", "A-NEW", "AN-1")
-	checkBoth(t, b, "parent technique", q, acme(hindsight.Filter{Techniques: []string{"T1003"}}), "A-OLD", "A-NEW", "A-DC", "N-1", "AN-1")
+	checkBoth(t, b, "parent technique", q, acme(hindsight.Filter{Techniques: []string{"T1003"}}), "A-OLD", "A-NEW", "A-DC", "A-REM", "N-1", "AN-1")
 	checkBoth(t, b, "any of techniques", q, acme(hindsight.Filter{Techniques: []string{"T1218.011", "T1003.003"}}), "A-NEW", "A-DC")
 	checkBoth(t, b, "since", q, acme(hindsight.Filter{Since: t0.AddDate(0, -2, 0)}), "A-NEW", "A-DC")
-	checkBoth(t, b, "until", q, acme(hindsight.Filter{Until: t0.AddDate(0, -1, 0)}), "A-OLD", "A-DC")
+	checkBoth(t, b, "until", q, acme(hindsight.Filter{Until: t0.AddDate(0, -1, 0)}), "A-OLD", "A-DC", "A-REM")
 	checkBoth(t, b, "range", q, acme(hindsight.Filter{Since: t0.AddDate(0, -1, 0), Until: t0.AddDate(0, -1, 0)}), "A-DC")
 	checkBoth(t, b, "severity", q, acme(hindsight.Filter{MinSeverity: hindsight.SeverityHigh}), "A-NEW", "A-DC", "AN-1")
 	checkBoth(t, b, "combined", q, acme(hindsight.Filter{Kinds: []hindsight.Kind{hindsight.KindThreat}, Techniques: []string{"T1003"}, MinSeverity: hindsight.SeverityHigh, Since: t0.AddDate(-1, 0, 0)}), "A-NEW", "A-DC")
+
+	// Sections apply to chunks: a document is found through its chunks of those sections only.
+	checkBoth(t, b, "sections", q, acme(hindsight.Filter{Sections: []string{hindsight.SectionRemediation}}), "A-REM")
+	checkBoth(t, b, "descriptive sections", q, acme(hindsight.Filter{Sections: hindsight.DescriptiveSections}), "A-OLD", "A-NEW", "A-DC", "A-REM", "N-1", "AN-1")
+	checkBoth(t, b, "sections and techniques", q, acme(hindsight.Filter{Sections: []string{hindsight.SectionCase}, Techniques: []string{"T1003"}}), "A-OLD", "A-NEW", "A-DC", "A-REM")
+	checkBoth(t, b, "a section no document has", q, acme(hindsight.Filter{Sections: []string{"appendix"}}))
+	for _, c := range tsearch(t, b, "krbtgt", acme(hindsight.Filter{Sections: hindsight.DescriptiveSections}), 10) {
+		t.Errorf("text search for a word of A-REM's remediation, in its descriptive sections, found %s in %s", c.Doc.ID, c.Section)
+	}
+	f := acme(hindsight.Filter{Sections: []string{hindsight.SectionCase}, Techniques: []string{"T1003.006"}})
+	for _, got := range [][]hindsight.Candidate{vsearch(t, b, "rotate krbtgt", f, 10), tsearch(t, b, "dcsync krbtgt", f, 10)} {
+		if len(got) != 1 || got[0].Doc.ID != "A-REM" || got[0].Section != hindsight.SectionCase {
+			t.Errorf("search of case chunks with T1003.006 = %+v, want A-REM's case", got)
+		}
+	}
 }
 
 func testK(t *testing.T, b Backend) {

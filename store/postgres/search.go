@@ -351,8 +351,9 @@ func (a *sqlArgs) add(v any) string {
 	return "$" + strconv.Itoa(len(*a))
 }
 
-// filterSQL renders a filter as a condition on documents aliased d, tenant first: the tenant's
-// documents and global knowledge or, with OtherTenants, every other tenant's and no global ones.
+// filterSQL renders a filter as a condition on documents aliased d and their chunks aliased c,
+// tenant first: the tenant's documents and global knowledge or, with OtherTenants, every other
+// tenant's and no global ones.
 func filterSQL(f *hindsight.Filter, args *sqlArgs) string {
 	in := "IN"
 	if f.OtherTenants {
@@ -377,6 +378,9 @@ func filterSQL(f *hindsight.Filter, args *sqlArgs) string {
 	}
 	if r := f.MinSeverity.Rank(); r > 0 {
 		conds = append(conds, "d.severity >= "+args.add(int16(r)))
+	}
+	if len(f.Sections) > 0 {
+		conds = append(conds, "c.section = ANY ("+args.add(f.Sections)+"::text[])")
 	}
 	return strings.Join(conds, " AND ")
 }

@@ -48,6 +48,7 @@ var payloadIndexes = []struct {
 	{fieldTechniques, qc.FieldType_FieldTypeKeyword, qc.PayloadSchemaType_Keyword, nil},
 	{fieldOccurredAt, qc.FieldType_FieldTypeDatetime, qc.PayloadSchemaType_Datetime, nil},
 	{fieldSeverity, qc.FieldType_FieldTypeInteger, qc.PayloadSchemaType_Integer, nil},
+	{fieldSection, qc.FieldType_FieldTypeKeyword, qc.PayloadSchemaType_Keyword, nil},
 }
 
 // plainSpace matches the spaces whose collection name can be spelled out readably and still

@@ -94,7 +94,8 @@ func (ix *Index) SearchVectors(ctx context.Context, space hindsight.Space, vec [
 // searchFilter renders a filter as a Qdrant filter, every condition a must. It mirrors the filter
 // of the catalog's own searches: the tenant's documents and global knowledge; any of the kinds;
 // any of the techniques, whose points carry their parents too; occurred_at within the bounds (a
-// document with no time fails any bound); severity at least the minimum.
+// document with no time fails any bound); severity at least the minimum; the chunk's section one
+// of the sections.
 //
 // With OtherTenants the scope turns around: every tenant's documents but Tenant's, no global
 // knowledge.
@@ -127,6 +128,9 @@ func searchFilter(f *hindsight.Filter) *qc.Filter {
 	}
 	if r := f.MinSeverity.Rank(); r > 0 {
 		must = append(must, qc.NewRange(fieldSeverity, &qc.Range{Gte: qc.PtrOf(float64(r))}))
+	}
+	if len(f.Sections) > 0 {
+		must = append(must, qc.NewMatchKeywords(fieldSection, f.Sections...))
 	}
 	return &qc.Filter{Must: must, MustNot: mustNot}
 }

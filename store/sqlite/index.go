@@ -53,6 +53,7 @@ type indexData struct {
 	// search's inner loop, which reads them for every posting it scores.
 	chunkDoc []int32
 	chunkLen []int32
+	chunkSec []uint8 // and its section
 	// chunkTerms holds every chunk's distinct term IDs end to end (ichunk.termsAt), in one
 	// array rather than one per chunk, which the garbage collector would have to visit.
 	chunkTerms []int32
@@ -82,7 +83,10 @@ type indexData struct {
 // filterResult is a filter evaluated over the index: which documents pass, and how many live
 // chunks with a vector they hold.
 type filterResult struct {
-	allowed  []bool
+	allowed []bool
+	// sections flags, by section ID, the sections whose chunks pass; nil when all do.
+	sections []bool
+	// accepted counts the live chunks with a vector that pass.
 	accepted int
 	// docs lists the allowed documents when the filter was evaluated from technique postings
 	// (few documents); nil otherwise. Such a result is not memoised: its search releases it.
@@ -101,7 +105,7 @@ func (r *filterResult) release() {
 	for _, d := range r.docs {
 		r.allowed[d] = false
 	}
-	r.docs, r.accepted = r.docs[:0], 0
+	r.docs, r.accepted, r.sections = r.docs[:0], 0, nil
 	techniquePool.Put(r)
 }
 
@@ -507,6 +511,7 @@ func (ix *index) addChunk(doc int32, id uint32, section, terms, space string, di
 	ix.chunks = append(ix.chunks, ch)
 	ix.chunkDoc = append(ix.chunkDoc, doc)
 	ix.chunkLen = append(ix.chunkLen, ch.length)
+	ix.chunkSec = append(ix.chunkSec, ch.section)
 	ix.slotOfC.set(id, c)
 	ix.docs[doc].chunks = append(ix.docs[doc].chunks, c)
 	ix.live++
@@ -579,7 +584,8 @@ func (ix *index) filtered(f *hindsight.Filter) *filterResult {
 	if len(f.Techniques) > 0 {
 		base := *f
 		base.Techniques = nil
-		allowed := ix.filtered(&base).allowed
+		br := ix.filtered(&base)
+		allowed := br.allowed
 		r, _ := techniquePool.Get().(*filterResult)
 		if r == nil {
 			r = &filterResult{docs: []int32{}}
@@ -587,30 +593,31 @@ func (ix *index) filtered(f *hindsight.Filter) *filterResult {
 		if len(r.allowed) < len(ix.docs) {
 			r.allowed = make([]bool, len(ix.docs)+len(ix.docs)/8)
 		}
+		r.sections = br.sections
 		for _, t := range f.Techniques {
 			for _, d := range ix.byTechnique[t] {
 				if allowed[d] && !r.allowed[d] {
 					r.allowed[d] = true
-					r.accepted += ix.docs[d].vectors
+					r.accepted += ix.vectorsIn(d, r.sections)
 					r.docs = append(r.docs, d)
 				}
 			}
 		}
 		return r
 	}
-	key := fmt.Sprintf("%q|%t|%q|%d|%d|%s", f.Tenant, f.OtherTenants, f.Kinds,
-		f.Since.UnixNano(), f.Until.UnixNano(), f.MinSeverity)
+	key := fmt.Sprintf("%q|%t|%q|%d|%d|%s|%q", f.Tenant, f.OtherTenants, f.Kinds,
+		f.Since.UnixNano(), f.Until.UnixNano(), f.MinSeverity, f.Sections)
 	ix.filterMu.Lock()
 	r := ix.filters[key]
 	ix.filterMu.Unlock()
 	if r != nil {
 		return r
 	}
-	r = &filterResult{allowed: make([]bool, len(ix.docs))}
+	r = &filterResult{allowed: make([]bool, len(ix.docs)), sections: ix.sectionMask(f.Sections)}
 	for i := range ix.docs {
 		if ix.docs[i].matches(f) {
 			r.allowed[i] = true
-			r.accepted += ix.docs[i].vectors
+			r.accepted += ix.vectorsIn(int32(i), r.sections)
 		}
 	}
 	ix.filterMu.Lock()
@@ -620,6 +627,35 @@ func (ix *index) filtered(f *hindsight.Filter) *filterResult {
 	ix.filters[key] = r
 	ix.filterMu.Unlock()
 	return r
+}
+
+// sectionMask flags, by section ID, the named sections (unknown names flag nothing); nil for no
+// names, which keeps every section.
+func (ix *index) sectionMask(names []string) []bool {
+	if len(names) == 0 {
+		return nil
+	}
+	m := make([]bool, len(ix.sections))
+	for _, name := range names {
+		if id, ok := ix.sectionID[name]; ok {
+			m[id] = true
+		}
+	}
+	return m
+}
+
+// vectorsIn counts a document's live chunks with a vector in the flagged sections (nil: all).
+func (ix *index) vectorsIn(d int32, sections []bool) int {
+	if sections == nil {
+		return ix.docs[d].vectors
+	}
+	n := 0
+	for _, c := range ix.docs[d].chunks {
+		if ch := &ix.chunks[c]; ch.alive && ch.hasVec && sections[ch.section] {
+			n++
+		}
+	}
+	return n
 }
 
 // chunkSlots maps chunk row IDs to chunk slots. Row IDs are handed out in order and never reused,
@@ -665,8 +701,9 @@ type queryTerm struct {
 	df int32
 }
 
-// bm25 scores every allowed document's best chunk for the terms and returns the n best.
-func (ix *index) bm25(terms []string, allowed []bool, n int) []scored {
+// bm25 scores the best chunk of every document the filter allows for the terms and returns the n
+// best.
+func (ix *index) bm25(terms []string, fr *filterResult, n int) []scored {
 	var qs []queryTerm
 	seen := map[int32]bool{}
 	for _, t := range terms {
@@ -686,17 +723,18 @@ func (ix *index) bm25(terms []string, allowed []bool, n int) []scored {
 	for rare > 1 && float64(qs[rare-1].df) > commonShare*float64(ix.live) {
 		rare--
 	}
-	best := ix.scoreTerms(qs[:rare], allowed, n)
+	best := ix.scoreTerms(qs[:rare], fr, n)
 	if len(best) < n && rare < len(qs) {
 		// Too few documents have the informative terms: the common ones decide the rest.
-		best = ix.scoreTerms(qs, allowed, n)
+		best = ix.scoreTerms(qs, fr, n)
 	}
 	return best
 }
 
 // scoreTerms accumulates BM25 over the terms' postings, keeps each document's best chunk and
 // returns the n best documents; scored.id is the chunk.
-func (ix *index) scoreTerms(qs []queryTerm, allowed []bool, n int) []scored {
+func (ix *index) scoreTerms(qs []queryTerm, fr *filterResult, n int) []scored {
+	allowed, sections := fr.allowed, fr.sections
 	N := float64(ix.live)
 	avg := float64(ix.liveLen) / N
 	sc := ix.scratch()
@@ -706,7 +744,7 @@ func (ix *index) scoreTerms(qs []queryTerm, allowed []bool, n int) []scored {
 		idf := math.Log(1 + (N-df+0.5)/(df+0.5))
 		for _, p := range ix.postings[q.id] {
 			// A chunk dies only with its document, which no filter allows.
-			if !allowed[ix.chunkDoc[p.chunk]] {
+			if !allowed[ix.chunkDoc[p.chunk]] || sections != nil && !sections[ix.chunkSec[p.chunk]] {
 				continue
 			}
 			tf := float64(p.tf)
@@ -774,12 +812,12 @@ func (ix *index) nearest(ctx context.Context, vec []float32, fr *filterResult, n
 	if ix.ann == nil || ix.vectors == 0 {
 		return nil, nil
 	}
-	allowed, accepted := fr.allowed, fr.accepted
+	allowed, sections, accepted := fr.allowed, fr.sections, fr.accepted
 	if accepted == 0 {
 		return nil, nil
 	}
 	if fr.docs != nil && float64(accepted)*float64(accepted) <= scoreAllFactor*float64(ix.vectors) {
-		return ix.scoreAll(vec, fr.docs, n), nil
+		return ix.scoreAll(vec, fr.docs, sections, n), nil
 	}
 	accept := func(id uint32) bool {
 		c, ok := ix.slotOfC.get(id)
@@ -787,7 +825,7 @@ func (ix *index) nearest(ctx context.Context, vec []float32, fr *filterResult, n
 			return false
 		}
 		ch := &ix.chunks[c]
-		return ch.alive && ch.hasVec && allowed[ch.doc]
+		return ch.alive && ch.hasVec && allowed[ch.doc] && (sections == nil || sections[ch.section])
 	}
 	for k := 3 * n; ; k *= 2 {
 		if err := ctx.Err(); err != nil {
@@ -819,9 +857,9 @@ func (ix *index) nearest(ctx context.Context, vec []float32, fr *filterResult, n
 // about 28,000 of them.
 const scoreAllFactor = 20 * annEfSearch
 
-// scoreAll scores every vector of docs, which is exact, and returns each document's nearest chunk
-// for the n nearest documents.
-func (ix *index) scoreAll(vec []float32, docs []int32, n int) []scored {
+// scoreAll scores every vector of docs in the flagged sections (nil: all), which is exact, and
+// returns each document's nearest chunk for the n nearest documents.
+func (ix *index) scoreAll(vec []float32, docs []int32, sections []bool, n int) []scored {
 	sc, _ := scanPool.Get().(*scanScratch)
 	if sc == nil {
 		sc = &scanScratch{}
@@ -831,7 +869,7 @@ func (ix *index) scoreAll(vec []float32, docs []int32, n int) []scored {
 	defer func() { sc.ids, sc.slots = ids[:0], slots[:0] }()
 	for _, d := range docs {
 		for _, c := range ix.docs[d].chunks {
-			if ch := &ix.chunks[c]; ch.alive && ch.hasVec {
+			if ch := &ix.chunks[c]; ch.alive && ch.hasVec && (sections == nil || sections[ch.section]) {
 				ids = append(ids, ch.id)
 				slots = append(slots, c)
 			}

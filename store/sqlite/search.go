@@ -50,7 +50,7 @@ func (db *DB) SearchText(ctx context.Context, terms []string, f hindsight.Filter
 	defer ix.mu.RUnlock()
 	fr := ix.filtered(&f)
 	defer fr.release()
-	best := ix.bm25(terms, fr.allowed, n)
+	best := ix.bm25(terms, fr, n)
 	out := make([]hindsight.Candidate, len(best))
 	for i, s := range best {
 		out[i] = ix.candidate(s)
