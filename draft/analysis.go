@@ -13,7 +13,7 @@ import (
 // draft's time.
 type analysis struct {
 	text         string
-	terms        map[string]bool
+	terms        retrieval.TermSet
 	indicators   []indicator
 	instructions bool
 }

@@ -167,7 +167,7 @@ func NewID() string {
 type cluster struct {
 	text      string // adapted to the new threat
 	orig      string // as the source wrote it, for the support score
-	terms     map[string]bool
+	terms     retrieval.TermSet
 	hedged    bool
 	citations []string
 	weight    float64
@@ -206,7 +206,7 @@ func (an *analyzer) compose(kind hindsight.DraftKind, threat *hindsight.Document
 			var best *cluster
 			bestSim := 0.0
 			for _, c := range clusters {
-				if s := dice(terms, c.terms); s > bestSim {
+				if s := retrieval.Dice(terms, c.terms); s > bestSim {
 					best, bestSim = c, s
 				}
 			}
@@ -265,8 +265,8 @@ func (an *analyzer) newDraft(kind hindsight.DraftKind, threat *hindsight.Documen
 }
 
 // sourceTerms returns each source's terms by ID.
-func (an *analyzer) sourceTerms(hits []hindsight.Hit) map[string]map[string]bool {
-	m := map[string]map[string]bool{}
+func (an *analyzer) sourceTerms(hits []hindsight.Hit) map[string]retrieval.TermSet {
+	m := map[string]retrieval.TermSet{}
 	for _, h := range hits {
 		if h.Document != nil {
 			m[h.ID] = an.analyze(h.Document).terms
@@ -445,23 +445,23 @@ const SupportThreshold = 0.5
 // new threat's own text (a host or account adapted to the new threat is not an invention): 1 when
 // every term is there, 0 when none is or the recommendation has no terms.
 func Support(rec, cited, threat string) float64 {
-	return support(termSet(rec), map[string]map[string]bool{"": termSet(cited)}, []string{""}, termSet(threat))
+	return support(termSet(rec), map[string]retrieval.TermSet{"": termSet(cited)}, []string{""}, termSet(threat))
 }
 
 // support is Support over term sets already made: the recommendation's, each source's by ID, the
 // cited IDs and the threat's.
-func support(terms map[string]bool, sources map[string]map[string]bool, cited []string, threat map[string]bool) float64 {
+func support(terms retrieval.TermSet, sources map[string]retrieval.TermSet, cited []string, threat retrieval.TermSet) float64 {
 	if len(terms) == 0 {
 		return 0
 	}
 	n := 0
-	for t := range terms {
-		found := threat[t]
+	for _, t := range terms {
+		found := threat.Has(t)
 		for _, id := range cited {
 			if found {
 				break
 			}
-			found = sources[id][t]
+			found = sources[id].Has(t)
 		}
 		if found {
 			n++
@@ -470,30 +470,7 @@ func support(terms map[string]bool, sources map[string]map[string]bool, cited []
 	return float64(n) / float64(len(terms))
 }
 
-func termSet(s string) map[string]bool {
-	m := map[string]bool{}
-	for _, t := range retrieval.Tokenize(s) {
-		m[t] = true
-	}
-	return m
-}
-
-// dice is the Dice coefficient of two term sets: 2|A∩B| / (|A|+|B|).
-func dice(a, b map[string]bool) float64 {
-	if len(a) == 0 || len(b) == 0 {
-		return 0
-	}
-	if len(a) > len(b) {
-		a, b = b, a
-	}
-	n := 0
-	for t := range a {
-		if b[t] {
-			n++
-		}
-	}
-	return 2 * float64(n) / float64(len(a)+len(b))
-}
+func termSet(s string) retrieval.TermSet { return retrieval.NewTermSet(s) }
 
 // ParseThreat decodes the threat a draft is asked for: a canonical threat record, of which kind,
 // id and tenant may be absent. field names the JSON field the threat came in ("threat" in the API,

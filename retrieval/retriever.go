@@ -292,13 +292,13 @@ func (r *Retriever) Search(ctx context.Context, q Query) ([]hindsight.Hit, error
 	if w.Priors > 0 {
 		reach = 1 + w.Priors*(maxPrior-1)
 	}
-	sets := map[hindsight.DocKey][]uint64{}
-	setOf := func(h *hindsight.Hit) []uint64 {
+	sets := map[hindsight.DocKey]TermSet{}
+	setOf := func(h *hindsight.Hit) TermSet {
 		k := hindsight.DocKey{Tenant: h.Tenant, Kind: h.Kind, ID: h.ID}
 		if s, ok := sets[k]; ok {
 			return s
 		}
-		s := termSet(caseText(h.Document))
+		s := NewTermSet(caseText(h.Document))
 		sets[k] = s
 		return s
 	}

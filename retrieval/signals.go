@@ -205,7 +205,7 @@ const nearDuplicate = 0.8
 // diversify keeps the top k from being near-copies of one incident: a hit whose case text nearly
 // repeats a better hit's is moved behind the hits that repeat nothing. strength scales how far
 // (1: behind all of them). hits are sorted best first; set returns a hit's case terms.
-func diversify(hits []*hindsight.Hit, k int, strength float64, set func(*hindsight.Hit) []uint64) []*hindsight.Hit {
+func diversify(hits []*hindsight.Hit, k int, strength float64, set func(*hindsight.Hit) TermSet) []*hindsight.Hit {
 	dup := nearCopies(hits, k, set)
 	var kept, repeats []*hindsight.Hit
 	for i, d := range dup {
@@ -227,7 +227,7 @@ func diversify(hits []*hindsight.Hit, k int, strength float64, set func(*hindsig
 
 // nearCopies reports, for each of the first 3k hits, whether its case text nearly repeats a
 // better hit's.
-func nearCopies(hits []*hindsight.Hit, k int, set func(*hindsight.Hit) []uint64) []bool {
+func nearCopies(hits []*hindsight.Hit, k int, set func(*hindsight.Hit) TermSet) []bool {
 	dup := make([]bool, min(len(hits), 3*k))
 	for i := range dup {
 		a := set(hits[i])
@@ -235,7 +235,7 @@ func nearCopies(hits []*hindsight.Hit, k int, set func(*hindsight.Hit) []uint64)
 			b := set(hits[j])
 			// Sets whose sizes alone keep their overlap below the threshold are not compared.
 			if 2*float64(min(len(a), len(b))) >= nearDuplicate*float64(len(a)+len(b)) {
-				dup[i] = dice(a, b) >= nearDuplicate
+				dup[i] = Dice(a, b) >= nearDuplicate
 			}
 		}
 	}
@@ -244,7 +244,7 @@ func nearCopies(hits []*hindsight.Hit, k int, set func(*hindsight.Hit) []uint64)
 
 // kthAfterDiversity returns the score the k-th hit would have after diversify, without changing
 // hits; 0 when there are fewer than k.
-func kthAfterDiversity(hits []*hindsight.Hit, k int, strength float64, set func(*hindsight.Hit) []uint64) float64 {
+func kthAfterDiversity(hits []*hindsight.Hit, k int, strength float64, set func(*hindsight.Hit) TermSet) float64 {
 	if len(hits) < k {
 		return 0
 	}
@@ -262,41 +262,4 @@ func kthAfterDiversity(hits []*hindsight.Hit, k int, strength float64, set func(
 
 func caseText(d *hindsight.Document) string {
 	return d.Title + " " + d.Summary + " " + d.Description + " " + d.Body
-}
-
-// termSet returns the distinct terms of s as sorted 64-bit hashes, which two sets compare by
-// merging (a collision is one in 2⁶⁴ per pair of terms).
-func termSet(s string) []uint64 {
-	terms := Tokenize(s)
-	out := make([]uint64, len(terms))
-	for i, t := range terms {
-		h := uint64(14695981039346656037) // FNV-1a
-		for j := 0; j < len(t); j++ {
-			h = (h ^ uint64(t[j])) * 1099511628211
-		}
-		out[i] = h
-	}
-	slices.Sort(out)
-	return slices.Compact(out)
-}
-
-// dice is the Dice coefficient of two term sets.
-func dice(a, b []uint64) float64 {
-	if len(a) == 0 || len(b) == 0 {
-		return 0
-	}
-	n := 0
-	for i, j := 0, 0; i < len(a) && j < len(b); {
-		switch {
-		case a[i] < b[j]:
-			i++
-		case a[i] > b[j]:
-			j++
-		default:
-			n++
-			i++
-			j++
-		}
-	}
-	return 2 * float64(n) / float64(len(a)+len(b))
 }
