@@ -59,6 +59,7 @@ func BenchmarkPostDraft(b *testing.B) {
 		b.Fatalf("warm-up draft: status %d", code)
 	}
 	runtime.GC()
+	b.ReportAllocs()
 	var lat sqlitebench.Latencies
 	lat.Start()
 	i := 0

@@ -40,6 +40,7 @@ func BenchmarkHybridSearch(b *testing.B) {
 			if _, err := r.Search(context.Background(), retrieval.Query{Text: "warm up", Filter: hindsight.Filter{Tenant: "acme"}}); err != nil {
 				b.Fatal(err)
 			}
+			b.ReportAllocs()
 			var lat sqlitebench.Latencies
 			lat.Start()
 			i := 0

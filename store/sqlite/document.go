@@ -246,16 +246,17 @@ func (db *DB) FindDocuments(ctx context.Context, keys []hindsight.DocKey) (map[h
 		if err != nil {
 			return nil, fmt.Errorf("find documents: %w", err)
 		}
+		var rec sql.RawBytes // valid until the next row: the decoded document keeps nothing of it
 		for rows.Next() {
 			var k hindsight.DocKey
-			var kind, rec string
+			var kind string
 			if err := rows.Scan(&k.Tenant, &kind, &k.ID, &rec); err != nil {
 				rows.Close()
 				return nil, err
 			}
 			k.Kind = hindsight.Kind(kind)
 			var d hindsight.Document
-			if err := json.Unmarshal([]byte(rec), &d); err != nil {
+			if err := json.Unmarshal(rec, &d); err != nil {
 				rows.Close()
 				return nil, fmt.Errorf("decode %s: %w", k, err)
 			}

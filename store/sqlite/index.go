@@ -755,7 +755,8 @@ func (ix *index) scoreTerms(qs []queryTerm, fr *filterResult, n int) []scored {
 		}
 	}
 	// Each document's best chunk, in sc.best by doc slot (chunk slot + 1; 0 none).
-	var docs []int32
+	docs := sc.docs[:0]
+	defer func() { sc.docs = docs[:0] }()
 	for _, c := range sc.touched {
 		d := ix.chunkDoc[c]
 		b := sc.best[d]
@@ -786,6 +787,7 @@ type scratch struct {
 	acc     []float32 // by chunk slot: the chunk's score so far
 	touched []int32   // chunk slots with a score
 	best    []int32   // by doc slot: its best chunk's slot + 1
+	docs    []int32   // doc slots with a best chunk
 }
 
 var scratchPool sync.Pool
