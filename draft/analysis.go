@@ -1,7 +1,9 @@
 package draft
 
 import (
+	"runtime"
 	"sync"
+	"sync/atomic"
 
 	"github.com/hindsightsec/hindsight"
 	"github.com/hindsightsec/hindsight/retrieval"
@@ -49,4 +51,34 @@ func (an *analyzer) analyze(d *hindsight.Document) *analysis {
 	an.m[d] = a
 	an.mu.Unlock()
 	return a
+}
+
+// analyzeAll analyses the sources of hits that are not memoised yet, on as many goroutines as
+// there are processors, so that a draft waits for its slowest source rather than for all of them
+// in turn.
+func (an *analyzer) analyzeAll(hits []hindsight.Hit) {
+	var todo []*hindsight.Document
+	an.mu.Lock()
+	for _, h := range hits {
+		if h.Document != nil && an.m[h.Document] == nil {
+			todo = append(todo, h.Document)
+		}
+	}
+	an.mu.Unlock()
+	workers := min(len(todo), runtime.GOMAXPROCS(0))
+	if workers < 2 {
+		return // compose analyses the one or none left as it goes
+	}
+	var next atomic.Int32
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := int(next.Add(1)) - 1; i < len(todo); i = int(next.Add(1)) - 1 {
+				an.analyze(todo[i])
+			}
+		}()
+	}
+	wg.Wait()
 }

@@ -122,6 +122,7 @@ func (d *Drafter) Draft(ctx context.Context, req Request) (*hindsight.Draft, err
 		hits = append(hits, prec...)
 		sort.SliceStable(hits, func(i, j int) bool { return hits[i].Score > hits[j].Score })
 	}
+	d.analyzer.analyzeAll(hits)
 	var dr *hindsight.Draft
 	if d.gen == nil {
 		dr = d.analyzer.compose(req.Kind, t, hits, d.maxRecs())
