@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/hindsightsec/hindsight"
+	"github.com/hindsightsec/hindsight/retrieval"
 )
 
 // The per-draft metrics compare one draft with one final text. Each takes
@@ -194,25 +195,7 @@ func (a *aligner) content(dst []int32, s string) []int32 {
 }
 
 // dice is the Dice coefficient of two sorted sets of ids.
-func dice(a, b []int32) float64 {
-	if len(a) == 0 || len(b) == 0 {
-		return 0
-	}
-	n := 0
-	for i, j := 0, 0; i < len(a) && j < len(b); {
-		switch {
-		case a[i] < b[j]:
-			i++
-		case a[i] > b[j]:
-			j++
-		default:
-			n++
-			i++
-			j++
-		}
-	}
-	return 2 * float64(n) / float64(len(a)+len(b))
-}
+func dice(a, b []int32) float64 { return retrieval.SortedDice(a, b) }
 
 // Alignment pairs a draft's recommendations with its final's.
 type Alignment struct {

@@ -1,6 +1,7 @@
 package retrieval
 
 import (
+	"cmp"
 	"slices"
 	"sort"
 )
@@ -37,7 +38,10 @@ func (s TermSet) Has(h uint64) bool {
 }
 
 // Dice is the Dice coefficient of two term sets: 2|A∩B| / (|A|+|B|).
-func Dice(a, b TermSet) float64 {
+func Dice(a, b TermSet) float64 { return SortedDice(a, b) }
+
+// SortedDice is the Dice coefficient of two sorted sets without repeats, found by merging them.
+func SortedDice[T cmp.Ordered](a, b []T) float64 {
 	if len(a) == 0 || len(b) == 0 {
 		return 0
 	}
