@@ -115,3 +115,22 @@ func TestComposeAdaptsPastIndicators(t *testing.T) {
 		t.Errorf("adapted recommendations (-want +got):\n%s", diff)
 	}
 }
+
+// TestComposeFillsPlaybookPlaceholders: a playbook's <host> takes the new threat's host; its <user>
+// stays a placeholder when the threat names no user.
+func TestComposeFillsPlaybookPlaceholders(t *testing.T) {
+	note := hit("NOTE-1", hindsight.KindNote, 0.05, hindsight.Document{Title: "Playbook", Body: "- Isolate <host> and collect its PowerShell log\n- Reset <user>'s password"})
+	threat := &hindsight.Document{Title: "New case", Summary: "Encoded PowerShell on LT-0042 fetched from 203.0.113.9"}
+	d := Compose(hindsight.DraftRemediation, threat, []hindsight.Hit{note}, 8)
+	var got []string
+	for _, r := range d.Recommendations {
+		got = append(got, r.Text)
+	}
+	want := []string{"Isolate LT-0042 and collect its PowerShell log", "Reset <user>'s password"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("recommendations (-want +got):\n%s", diff)
+	}
+	if !d.Recommendations[0].Supported {
+		t.Errorf("the filled recommendation lost its support (%.2f)", d.Recommendations[0].Support)
+	}
+}

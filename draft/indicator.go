@@ -237,7 +237,8 @@ func plausible(typ, v string) bool {
 // adapter rewrites recommendations taken from a past case for the new threat: the past case's own
 // indicators become the new threat's indicators of the same type (the first past host becomes the
 // first new host, and so on), or a placeholder such as <host> when the new threat has none. Values
-// that the new threat also mentions are kept.
+// that the new threat also mentions are kept, and placeholders a playbook was written with are
+// filled when the new threat has a value of their type.
 type adapter struct {
 	current map[string][]string // type → the new threat's values, in order
 	has     map[string]bool     // every value the new threat mentions
@@ -254,6 +255,13 @@ func newAdapter(threatText string) *adapter {
 
 // rewrite adapts text taken from a document whose own indicators are past.
 func (a *adapter) rewrite(text string, past []indicator) string {
+	// A playbook's own placeholders (<host>, <user>) take the new threat's first value of their
+	// type, when it has one; placeholders the rewriting below leaves stay.
+	if strings.Contains(text, "<") {
+		for typ, vs := range a.current {
+			text = strings.ReplaceAll(text, "<"+typ+">", vs[0])
+		}
+	}
 	// A new value that the past text already names stays where it is; the others are free to
 	// take the place of the past case's own values.
 	kept := map[string]bool{}

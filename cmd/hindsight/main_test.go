@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -127,6 +128,11 @@ func TestKeysSearchDraft(t *testing.T) {
 		}
 	}
 	// The records have no severity or time: a severity or time filter keeps none of them.
+	// The text output ranks each signal and shows the prior without a rank.
+	code, out, _ = run(t, "", "search", "--db", db, "--tenant", "acme", "--technique", "t1003.001", "procdump lsass")
+	if code != 0 || !strings.Contains(out, "text ") || !strings.Contains(out, "(#1)") || strings.Contains(out, "(#0)") || !regexp.MustCompile(`prior [0-9.]+[,;\n]`).MatchString(out) {
+		t.Errorf("search text output:\n%s", out)
+	}
 	for _, filter := range [][]string{{"--min-severity", "low"}, {"--since", "2020-01-01"}} {
 		code, out, _ = run(t, "", append([]string{"search", "--db", db, "--tenant", "acme", "--json"}, append(filter, "procdump lsass")...)...)
 		if err := json.Unmarshal([]byte(out), &res); err != nil || code != 0 || len(res.Hits) != 0 {

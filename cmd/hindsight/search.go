@@ -109,7 +109,11 @@ func printHits(w io.Writer, hits []hindsight.Hit) {
 		}
 		sort.Strings(names)
 		for _, n := range names {
-			sig = append(sig, fmt.Sprintf("%s %.3f (#%d)", n, h.Why.Signals[n], h.Why.Ranks[n]))
+			if r, ok := h.Why.Ranks[n]; ok {
+				sig = append(sig, fmt.Sprintf("%s %.3f (#%d)", n, h.Why.Signals[n], r))
+			} else {
+				sig = append(sig, fmt.Sprintf("%s %.3f", n, h.Why.Signals[n])) // a prior or a mark, not a ranked list
+			}
 		}
 		line := "    " + strings.Join(sig, ", ")
 		if h.Why.Section != "" {
