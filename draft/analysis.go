@@ -21,7 +21,7 @@ type analysis struct {
 }
 
 // analysisCacheSize bounds the memo; it is emptied when full.
-const analysisCacheSize = 20000
+const analysisCacheSize = 4096
 
 // analyzer memoises analyses by document. Stores hand out documents that nobody modifies (the
 // embedded store shares decoded documents between searches), so a document's pointer identifies

@@ -63,7 +63,10 @@ type indexData struct {
 	storeID    string      // the store's identity, which a saved graph must carry
 	unsaved    int         // vectors added to or deleted from ann since it was saved or loaded
 
-	termIDs  map[string]int32
+	// termIDs maps a term's 64-bit hash (termHash) to its ID: a map of strings would hand the
+	// garbage collector one object per term. Two terms share a hash once in 2⁶⁴ pairs, and would
+	// then share postings.
+	termIDs  map[uint64]int32
 	postings [][]posting // by term ID
 	df       []int32     // live chunks that contain the term
 	live     int         // live chunks
@@ -277,7 +280,7 @@ func (ix *index) reload(ctx context.Context, tx *sql.Tx, space string, seq int64
 // emptyIndex is an index of nothing yet, for the vectors of space.
 func emptyIndex(space, storeID string) indexData {
 	return indexData{space: space, storeID: storeID, slotOf: map[int64]int32{}, byTechnique: map[string][]int32{},
-		termIDs: map[string]int32{}, sectionID: map[string]uint8{}}
+		termIDs: map[uint64]int32{}, sectionID: map[string]uint8{}}
 }
 
 // loadSaved loads the saved vector graph of space into ix.ann, if there is one of this store that
@@ -475,10 +478,11 @@ func (ix *index) addChunk(doc int32, id uint32, section, terms, space string, di
 		if t == "" {
 			continue
 		}
-		id, ok := ix.termIDs[t]
+		h := termHash(t)
+		id, ok := ix.termIDs[h]
 		if !ok {
 			id = int32(len(ix.postings))
-			ix.termIDs[t] = id
+			ix.termIDs[h] = id
 			ix.postings = append(ix.postings, nil)
 			ix.df = append(ix.df, 0)
 		}
@@ -707,7 +711,7 @@ func (ix *index) bm25(terms []string, fr *filterResult, n int) []scored {
 	var qs []queryTerm
 	seen := map[int32]bool{}
 	for _, t := range terms {
-		if id, ok := ix.termIDs[t]; ok && !seen[id] && ix.df[id] > 0 {
+		if id, ok := ix.termIDs[termHash(t)]; ok && !seen[id] && ix.df[id] > 0 {
 			seen[id] = true
 			qs = append(qs, queryTerm{id, ix.df[id]})
 		}
@@ -908,4 +912,13 @@ var scanPool sync.Pool
 func (ix *index) candidate(s scored) hindsight.Candidate {
 	ch := &ix.chunks[s.id]
 	return hindsight.Candidate{Doc: ix.docs[ch.doc].key, Section: ix.sections[ch.section], Score: float64(s.score)}
+}
+
+// termHash is FNV-1a, the term's key in the index's dictionary.
+func termHash(t string) uint64 {
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(t); i++ {
+		h = (h ^ uint64(t[i])) * 1099511628211
+	}
+	return h
 }
