@@ -75,6 +75,7 @@ type indexData struct {
 
 	sections  []string
 	sectionID map[string]uint8
+	names     map[string]string // intern's strings
 
 	termScratch []int32 // addChunk's working memory
 
@@ -89,7 +90,8 @@ type filterResult struct {
 	allowed []bool
 	// sections flags, by section ID, the sections whose chunks pass; nil when all do.
 	sections []bool
-	// accepted counts the live chunks with a vector that pass.
+	// accepted counts the live chunks with a vector that pass; for a filter with techniques and
+	// sections, the documents' chunks of any section, which nearest narrows as it lists them.
 	accepted int
 	// docs lists the allowed documents when the filter was evaluated from technique postings
 	// (few documents); nil otherwise. Such a result is not memoised: its search releases it.
@@ -117,8 +119,10 @@ type idoc struct {
 	key      hindsight.DocKey
 	severity int
 	occurred int64 // unix nanoseconds; 0 unknown
-	chunks   []int32
-	alive    bool
+	// A document's chunks are loaded together, so they hold consecutive slots: first, first+1, …
+	// first+nchunks-1 (a slice per document would be one more object for the collector).
+	first, nchunks int32
+	alive          bool
 }
 
 type ichunk struct {
@@ -391,7 +395,8 @@ func (ix *index) loadDocs(ctx context.Context, tx *sql.Tx, ids []int64) error {
 		}
 		if id != last {
 			slot = int32(len(ix.docs))
-			ix.docs = append(ix.docs, idoc{key: hindsight.DocKey{Tenant: tenant, Kind: hindsight.Kind(kind), ID: docID},
+			// Tenants and kinds are few: one string each, not one per document.
+			ix.docs = append(ix.docs, idoc{key: hindsight.DocKey{Tenant: ix.intern(tenant), Kind: hindsight.Kind(ix.intern(kind)), ID: docID},
 				severity: int(sev), occurred: occurred.Int64, alive: true})
 			ix.slotOf[id] = slot
 			for _, t := range techs[id] {
@@ -517,7 +522,14 @@ func (ix *index) addChunk(doc int32, id uint32, section, terms, space string, di
 	ix.chunkLen = append(ix.chunkLen, ch.length)
 	ix.chunkSec = append(ix.chunkSec, ch.section)
 	ix.slotOfC.set(id, c)
-	ix.docs[doc].chunks = append(ix.docs[doc].chunks, c)
+	if d := &ix.docs[doc]; d.nchunks == 0 {
+		d.first = c
+		d.nchunks = 1
+	} else if d.first+d.nchunks == c {
+		d.nchunks++
+	} else {
+		return false, fmt.Errorf("load chunks: the chunks of %s are not loaded together", d.key)
+	}
 	ix.live++
 	ix.liveLen += int64(ch.length)
 	if ch.hasVec {
@@ -536,7 +548,7 @@ func (ix *index) removeDoc(id int64) {
 	delete(ix.slotOf, id)
 	d := &ix.docs[slot]
 	d.alive = false
-	for _, c := range d.chunks {
+	for c := d.first; c < d.first+d.nchunks; c++ {
 		ch := &ix.chunks[c]
 		ch.alive = false
 		for _, t := range ix.chunkTerms[ch.termsAt : ch.termsAt+uint32(ch.nterms)] {
@@ -587,9 +599,8 @@ func (d *idoc) matches(f *hindsight.Filter) bool {
 func (ix *index) filtered(f *hindsight.Filter) *filterResult {
 	if len(f.Techniques) > 0 {
 		base := *f
-		base.Techniques = nil
-		br := ix.filtered(&base)
-		allowed := br.allowed
+		base.Techniques, base.Sections = nil, nil // sections narrow chunks, not documents
+		allowed := ix.filtered(&base).allowed
 		r, _ := techniquePool.Get().(*filterResult)
 		if r == nil {
 			r = &filterResult{docs: []int32{}}
@@ -597,12 +608,12 @@ func (ix *index) filtered(f *hindsight.Filter) *filterResult {
 		if len(r.allowed) < len(ix.docs) {
 			r.allowed = make([]bool, len(ix.docs)+len(ix.docs)/8)
 		}
-		r.sections = br.sections
+		r.sections = ix.sectionMask(f.Sections)
 		for _, t := range f.Techniques {
 			for _, d := range ix.byTechnique[t] {
 				if allowed[d] && !r.allowed[d] {
 					r.allowed[d] = true
-					r.accepted += ix.vectorsIn(d, r.sections)
+					r.accepted += ix.docs[d].vectors
 					r.docs = append(r.docs, d)
 				}
 			}
@@ -633,6 +644,18 @@ func (ix *index) filtered(f *hindsight.Filter) *filterResult {
 	return r
 }
 
+// intern returns the index's copy of s, for strings that most documents share.
+func (ix *index) intern(s string) string {
+	if v, ok := ix.names[s]; ok {
+		return v
+	}
+	if ix.names == nil {
+		ix.names = map[string]string{}
+	}
+	ix.names[s] = s
+	return s
+}
+
 // sectionMask flags, by section ID, the named sections (unknown names flag nothing); nil for no
 // names, which keeps every section.
 func (ix *index) sectionMask(names []string) []bool {
@@ -654,7 +677,7 @@ func (ix *index) vectorsIn(d int32, sections []bool) int {
 		return ix.docs[d].vectors
 	}
 	n := 0
-	for _, c := range ix.docs[d].chunks {
+	for c := ix.docs[d].first; c < ix.docs[d].first+ix.docs[d].nchunks; c++ {
 		if ch := &ix.chunks[c]; ch.alive && ch.hasVec && sections[ch.section] {
 			n++
 		}
@@ -822,8 +845,22 @@ func (ix *index) nearest(ctx context.Context, vec []float32, fr *filterResult, n
 	if accepted == 0 {
 		return nil, nil
 	}
-	if fr.docs != nil && float64(accepted)*float64(accepted) <= scoreAllFactor*float64(ix.vectors) {
-		return ix.scoreAll(vec, fr.docs, sections, n), nil
+	if fr.docs != nil {
+		// The filter knows its documents: list their vectors, then score them all or, when they
+		// are too many, walk the graph knowing how many it accepts.
+		sc, _ := scanPool.Get().(*scanScratch)
+		if sc == nil {
+			sc = &scanScratch{}
+		}
+		defer scanPool.Put(sc)
+		sc.list(ix, fr.docs, sections)
+		accepted = len(sc.ids)
+		if accepted == 0 {
+			return nil, nil
+		}
+		if float64(accepted)*float64(accepted) <= scoreAllFactor*float64(ix.vectors) {
+			return ix.scoreAll(vec, fr.docs, sc, n), nil
+		}
 	}
 	accept := func(id uint32) bool {
 		c, ok := ix.slotOfC.get(id)
@@ -863,33 +900,18 @@ func (ix *index) nearest(ctx context.Context, vec []float32, fr *filterResult, n
 // about 28,000 of them.
 const scoreAllFactor = 20 * annEfSearch
 
-// scoreAll scores every vector of docs in the flagged sections (nil: all), which is exact, and
-// returns each document's nearest chunk for the n nearest documents.
-func (ix *index) scoreAll(vec []float32, docs []int32, sections []bool, n int) []scored {
-	sc, _ := scanPool.Get().(*scanScratch)
-	if sc == nil {
-		sc = &scanScratch{}
-	}
-	defer scanPool.Put(sc)
-	ids, slots := sc.ids[:0], sc.slots[:0]
-	defer func() { sc.ids, sc.slots = ids[:0], slots[:0] }()
-	for _, d := range docs {
-		for _, c := range ix.docs[d].chunks {
-			if ch := &ix.chunks[c]; ch.alive && ch.hasVec && (sections == nil || sections[ch.section]) {
-				ids = append(ids, ch.id)
-				slots = append(slots, c)
-			}
-		}
-	}
-	scores := ix.ann.Scores(vec, ids, sc.scores)
+// scoreAll scores the vectors sc lists for docs (list), which is exact, and returns each
+// document's nearest chunk for the n nearest documents.
+func (ix *index) scoreAll(vec []float32, docs []int32, sc *scanScratch, n int) []scored {
+	scores := ix.ann.Scores(vec, sc.ids, sc.scores)
 	sc.scores = scores[:0]
 	h := &topK{n: n}
 	i := 0
 	for _, d := range docs {
 		best, bestScore := int32(-1), float32(0)
-		for ; i < len(slots) && ix.chunks[slots[i]].doc == d; i++ {
-			if sc := scores[i]; sc == sc && (best < 0 || sc > bestScore) { // NaN: not in the graph
-				best, bestScore = slots[i], sc
+		for ; i < len(sc.slots) && ix.chunkDoc[sc.slots[i]] == d; i++ {
+			if s := scores[i]; s == s && (best < 0 || s > bestScore) { // NaN: not in the graph
+				best, bestScore = sc.slots[i], s
 			}
 		}
 		if best >= 0 {
@@ -901,9 +923,22 @@ func (ix *index) scoreAll(vec []float32, docs []int32, sections []bool, n int) [
 
 // scanScratch is scoreAll's working memory, reused between searches.
 type scanScratch struct {
-	ids    []uint32
-	slots  []int32
+	ids    []uint32 // the listed chunks' IDs
+	slots  []int32  // and slots, document by document
 	scores []float32
+}
+
+// list lists the live chunks with a vector of docs, in the flagged sections (nil: all).
+func (sc *scanScratch) list(ix *index, docs []int32, sections []bool) {
+	sc.ids, sc.slots = sc.ids[:0], sc.slots[:0]
+	for _, d := range docs {
+		for c := ix.docs[d].first; c < ix.docs[d].first+ix.docs[d].nchunks; c++ {
+			if ch := &ix.chunks[c]; ch.alive && ch.hasVec && (sections == nil || sections[ch.section]) {
+				sc.ids = append(sc.ids, ch.id)
+				sc.slots = append(sc.slots, c)
+			}
+		}
+	}
 }
 
 var scanPool sync.Pool
