@@ -107,9 +107,10 @@ func (d *Drafter) Draft(ctx context.Context, req Request) (*hindsight.Draft, err
 		exclude = append(exclude, t.Key())
 	}
 	// Ages are measured from the threat's time, so that a draft for an older threat (a replay)
-	// weighs the cases of its own time as a draft written then would have.
+	// weighs the cases of its own time as a draft written then would have. A draft's sources do
+	// not show the terms each matched.
 	q := retrieval.Query{Text: query, Techniques: t.Techniques, K: req.K, Exclude: exclude, Filter: hindsight.Filter{Tenant: req.Tenant},
-		At: t.OccurredAt}
+		At: t.OccurredAt, SkipTerms: true}
 	hits, err := d.search.Search(ctx, q)
 	if err != nil {
 		return nil, err

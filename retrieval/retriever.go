@@ -45,6 +45,9 @@ type Query struct {
 	// which is right for a new threat; replaying history (eval, a draft for an old threat)
 	// sets it, so that a case far from the threat in time, before or after, counts as old.
 	At time.Time
+	// SkipTerms leaves out the explanation's matching terms (Why.Terms), which take tokenising
+	// each hit: for callers that do not show them, such as drafting.
+	SkipTerms bool
 }
 
 // Weights tune the retriever. Each signal's list is fused by reciprocal rank fusion with its
@@ -343,7 +346,9 @@ func (r *Retriever) Search(ctx context.Context, q Query) ([]hindsight.Hit, error
 	}
 	out := make([]hindsight.Hit, 0, min(len(present), q.K))
 	for _, h := range present[:min(len(present), q.K)] {
-		h.Why.Terms = matchingTerms(terms, surface, h.Document)
+		if !q.SkipTerms {
+			h.Why.Terms = matchingTerms(terms, surface, h.Document)
+		}
 		out = append(out, *h)
 	}
 	return out, nil

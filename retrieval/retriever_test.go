@@ -160,3 +160,22 @@ func TestSearchAgesFromTheThreatsTime(t *testing.T) {
 		}
 	}
 }
+
+// TestSearchSkipTerms: the explanation's terms are left out when asked, and only they.
+func TestSearchSkipTerms(t *testing.T) {
+	r := setup(t, &hindsight.Document{Kind: hindsight.KindThreat, Tenant: "acme", ID: "A", Title: "LSASS dump with procdump.exe", Techniques: []string{"T1003.001"}})
+	q := retrieval.Query{Text: "procdump.exe lsass", Techniques: []string{"T1003.001"}, Filter: hindsight.Filter{Tenant: "acme"}}
+	with, err := r.Search(context.Background(), q)
+	if err != nil || len(with) != 1 || len(with[0].Why.Terms) == 0 {
+		t.Fatalf("search = %+v, %v; want A with its matching terms", with, err)
+	}
+	q.SkipTerms = true
+	without, err := r.Search(context.Background(), q)
+	if err != nil || len(without) != 1 || without[0].Why.Terms != nil {
+		t.Fatalf("search skipping terms = %+v, %v; want A without terms", without, err)
+	}
+	with[0].Why.Terms = nil
+	if diff := cmp.Diff(with, without); diff != "" {
+		t.Errorf("skipping terms changed more than the terms (-with +without):\n%s", diff)
+	}
+}
