@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"io"
 	"math"
 	"net/http"
 	"os"
@@ -12,7 +11,6 @@ import (
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 )
 
 // run runs the program in-process and returns its exit status, standard output and standard error.
@@ -165,24 +163,8 @@ func TestKeysSearchDraft(t *testing.T) {
 
 func TestServe(t *testing.T) {
 	dir := t.TempDir()
-	m := &Main{Stdout: io.Discard, Stderr: io.Discard}
-	m.Config = Config{DB: "sqlite:" + filepath.Join(dir, "h.db"), Embedder: "builtin", LLM: "extractive", Addr: "127.0.0.1:0", LogLevel: "error"}
-	if err := m.setup(); err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
-	ctx, cancel := context.WithCancel(context.Background())
-	addrc := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() { done <- m.serve(ctx, func(a string) { addrc <- a }) }()
-	var addr string
-	select {
-	case addr = <-addrc:
-	case err := <-done:
-		t.Fatal(err)
-	case <-time.After(10 * time.Second):
-		t.Fatal("server did not start")
-	}
+	srv := startServer(t, filepath.Join(dir, "h.db"), serveOnly)
+	addr := srv.addr
 	resp, err := http.Get("http://" + addr + "/healthz")
 	if err != nil || resp.StatusCode != 200 {
 		t.Fatalf("healthz: %v %v", resp, err)
@@ -193,10 +175,7 @@ func TestServe(t *testing.T) {
 		t.Errorf("search without key = %d", resp.StatusCode)
 	}
 	resp.Body.Close()
-	cancel()
-	if err := <-done; err != nil {
-		t.Errorf("serve returned %v after shutdown", err)
-	}
+	srv.stop(t)
 }
 
 func TestGenIsDeterministic(t *testing.T) {

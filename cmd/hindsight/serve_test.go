@@ -26,27 +26,10 @@ func TestServeScheduledIngest(t *testing.T) {
 		t.Fatalf("keys create: %s %s", out, errs)
 	}
 	key := strings.TrimSpace(out)
-
-	m := &Main{Stdout: io.Discard, Stderr: io.Discard}
-	m.Config = Config{DB: "sqlite:" + path, Embedder: "builtin", LLM: "extractive", Addr: "127.0.0.1:0", LogLevel: "error"}
-	if err := m.setup(); err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
-	ctx, cancel := context.WithCancel(context.Background())
-	addrc := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- m.serveWith(ctx, func(a string) { addrc <- a }, nightly{schedule: "@every 1s", paths: []string{file}, prune: true}, 0)
-	}()
-	var addr string
-	select {
-	case addr = <-addrc:
-	case err := <-done:
-		t.Fatal(err)
-	case <-time.After(10 * time.Second):
-		t.Fatal("server did not start")
-	}
+	srv := startServer(t, path, func(m *Main, ctx context.Context, ready func(string)) error {
+		return m.serveWith(ctx, ready, nightly{schedule: "@every 1s", paths: []string{file}, prune: true}, 0)
+	})
+	addr := srv.addr
 
 	store, err := sqlite.Open(context.Background(), path, nil)
 	if err != nil {
@@ -93,15 +76,7 @@ func TestServeScheduledIngest(t *testing.T) {
 		t.Errorf("upload: %d %+v", resp.StatusCode, up)
 	}
 
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Errorf("serve returned %v", err)
-		}
-	case <-time.After(15 * time.Second):
-		t.Fatal("the server did not stop")
-	}
+	srv.stop(t)
 	runs, _ := store.FindRuns(context.Background(), -1)
 	for _, r := range runs {
 		if r.Status == hindsight.RunRunning {
@@ -156,25 +131,8 @@ func TestServeSyncsReviews(t *testing.T) {
 		t.Fatalf("keys create: %s %s", out, errs)
 	}
 	key := strings.TrimSpace(out)
-	m := &Main{Stdout: io.Discard, Stderr: io.Discard}
-	m.Config = Config{DB: "sqlite:" + path, Embedder: "builtin", LLM: "extractive", Addr: "127.0.0.1:0", LogLevel: "error"}
-	if err := m.setup(); err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	addrc := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() { done <- m.serve(ctx, func(a string) { addrc <- a }) }()
-	var addr string
-	select {
-	case addr = <-addrc:
-	case err := <-done:
-		t.Fatal(err)
-	case <-time.After(10 * time.Second):
-		t.Fatal("server did not start")
-	}
+	srv := startServer(t, path, serveOnly)
+	addr := srv.addr
 	post := func(path, body string, out any) int {
 		t.Helper()
 		req, _ := http.NewRequest("POST", "http://"+addr+path, strings.NewReader(body))
@@ -210,15 +168,7 @@ func TestServeSyncsReviews(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Errorf("serve returned %v", err)
-		}
-	case <-time.After(15 * time.Second):
-		t.Fatal("the server did not stop")
-	}
+	srv.stop(t)
 	store, err := sqlite.Open(context.Background(), path, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -234,3 +184,52 @@ func TestServeSyncsReviews(t *testing.T) {
 		}
 	}
 }
+
+// testServer is `hindsight serve` running in the test's process on an embedded store.
+type testServer struct {
+	addr   string
+	cancel context.CancelFunc
+	done   chan error
+}
+
+// startServer sets up the command's services on the store at path and starts serve, which the
+// caller supplies (serve or serveWith a schedule); it fails the test if the server does not start.
+func startServer(t *testing.T, path string, serve func(m *Main, ctx context.Context, ready func(string)) error) *testServer {
+	t.Helper()
+	m := &Main{Stdout: io.Discard, Stderr: io.Discard}
+	m.Config = Config{DB: "sqlite:" + path, Embedder: "builtin", LLM: "extractive", Addr: "127.0.0.1:0", LogLevel: "error"}
+	if err := m.setup(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &testServer{cancel: cancel, done: make(chan error, 1)}
+	t.Cleanup(cancel)
+	addrc := make(chan string, 1)
+	go func() { s.done <- serve(m, ctx, func(a string) { addrc <- a }) }()
+	select {
+	case s.addr = <-addrc:
+	case err := <-s.done:
+		t.Fatal(err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("server did not start")
+	}
+	return s
+}
+
+// stop shuts the server down and fails the test unless serve returns nil within 15 s.
+func (s *testServer) stop(t *testing.T) {
+	t.Helper()
+	s.cancel()
+	select {
+	case err := <-s.done:
+		if err != nil {
+			t.Errorf("serve returned %v", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("the server did not stop")
+	}
+}
+
+// serveOnly runs serve without a schedule.
+func serveOnly(m *Main, ctx context.Context, ready func(string)) error { return m.serve(ctx, ready) }
