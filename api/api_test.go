@@ -35,7 +35,8 @@ type bundle struct {
 	globex   string
 }
 
-func setup(t *testing.T) *bundle {
+// fixtureStore is an embedded store holding the API tests' fixture (three documents).
+func fixtureStore(t *testing.T) *sqlite.DB {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -46,11 +47,16 @@ func setup(t *testing.T) *bundle {
 	t.Cleanup(func() { db.Close() })
 	in := filepath.Join(dir, "in.jsonl")
 	os.WriteFile(in, []byte(fixture), 0o644)
-	emb := retrieval.Builtin{}
-	if run, err := ingest.New(db, emb, nil).Run(ctx, []string{in}, ingest.Options{}); err != nil || run.Inserted != 3 {
+	if run, err := ingest.New(db, retrieval.Builtin{}, nil).Run(ctx, []string{in}, ingest.Options{}); err != nil || run.Inserted != 3 {
 		t.Fatalf("ingest: %+v, %v", run, err)
 	}
-	r := retrieval.NewRetriever(db, emb)
+	return db
+}
+
+func setup(t *testing.T) *bundle {
+	t.Helper()
+	db := fixtureStore(t)
+	r := retrieval.NewRetriever(db, retrieval.Builtin{})
 	srv := httptest.NewServer(api.New(api.Config{Store: db, Search: r, Drafter: draft.New(r, nil)}))
 	t.Cleanup(srv.Close)
 	b := &bundle{srv: srv, db: db}
@@ -59,7 +65,8 @@ func setup(t *testing.T) *bundle {
 		tenant string
 		role   hindsight.Role
 	}{{&b.reader, "acme", hindsight.RoleReader}, {&b.reviewer, "acme", hindsight.RoleReviewer}, {&b.globex, "globex", hindsight.RoleReviewer}} {
-		if *k.dst, _, err = db.CreateKey(ctx, k.tenant, k.role); err != nil {
+		var err error
+		if *k.dst, _, err = db.CreateKey(context.Background(), k.tenant, k.role); err != nil {
 			t.Fatal(err)
 		}
 	}

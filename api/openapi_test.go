@@ -9,8 +9,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"regexp"
 	"sort"
 	"strconv"
@@ -22,11 +20,9 @@ import (
 	"github.com/hindsightsec/hindsight"
 	"github.com/hindsightsec/hindsight/api"
 	"github.com/hindsightsec/hindsight/draft"
-	"github.com/hindsightsec/hindsight/ingest"
 	"github.com/hindsightsec/hindsight/ollama"
 	"github.com/hindsightsec/hindsight/ollama/ollamatest"
 	"github.com/hindsightsec/hindsight/retrieval"
-	"github.com/hindsightsec/hindsight/store/sqlite"
 	ollamaapi "github.com/ollama/ollama/api"
 )
 
@@ -231,18 +227,7 @@ func (s *spec) allOperations() []string {
 // server builds a server over a store with the fixture, with a model behind a fake Ollama.
 func server(t *testing.T, gen *ollamatest.Fake, rateLimit float64) (*httptest.Server, map[string]string) {
 	t.Helper()
-	ctx := context.Background()
-	dir := t.TempDir()
-	db, err := sqlite.Open(ctx, filepath.Join(dir, "h.db"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	in := filepath.Join(dir, "in.jsonl")
-	os.WriteFile(in, []byte(fixture), 0o644)
-	if _, err := ingest.New(db, retrieval.Builtin{}, nil).Run(ctx, []string{in}, ingest.Options{}); err != nil {
-		t.Fatal(err)
-	}
+	db := fixtureStore(t)
 	r := retrieval.NewRetriever(db, retrieval.Builtin{})
 	cfg := api.Config{Store: db, Search: r, Drafter: draft.New(r, nil), RateLimit: rateLimit}
 	if gen != nil {
@@ -259,7 +244,7 @@ func server(t *testing.T, gen *ollamatest.Fake, rateLimit float64) (*httptest.Se
 		tenant string
 		role   hindsight.Role
 	}{"reader": {"acme", hindsight.RoleReader}, "reviewer": {"acme", hindsight.RoleReviewer}, "globex": {"globex", hindsight.RoleReviewer}} {
-		keys[name], _, _ = db.CreateKey(ctx, k.tenant, k.role)
+		keys[name], _, _ = db.CreateKey(context.Background(), k.tenant, k.role)
 	}
 	return srv, keys
 }

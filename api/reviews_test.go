@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -64,24 +62,6 @@ func newReviewsServer(t *testing.T, db *sqlite.DB, crossTenant bool) *reviewsSer
 	return s
 }
 
-// reviewsStore is a store holding the API tests' fixture.
-func reviewsStore(t *testing.T) *sqlite.DB {
-	t.Helper()
-	ctx := context.Background()
-	dir := t.TempDir()
-	db, err := sqlite.Open(ctx, filepath.Join(dir, "h.db"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	in := filepath.Join(dir, "in.jsonl")
-	os.WriteFile(in, []byte(fixture), 0o644)
-	if _, err := ingest.New(db, retrieval.Builtin{}, nil).Run(ctx, []string{in}, ingest.Options{}); err != nil {
-		t.Fatal(err)
-	}
-	return db
-}
-
 func (s *reviewsServer) waitSync(t *testing.T) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -131,7 +111,7 @@ const (
 )
 
 func TestReviewedFinalGroundsLaterDrafts(t *testing.T) {
-	s := newReviewsServer(t, reviewsStore(t), false)
+	s := newReviewsServer(t, fixtureStore(t), false)
 	first := s.draft(t, s.reviewer, map[string]any{"title": "Kerberoasting of svc_sql", "summary": kerberoast, "techniques": []string{"T1558.003"}})
 	s.review(t, s.reviewer, first.ID, honeytoken, 2)
 	s.waitSync(t)
@@ -194,7 +174,7 @@ func TestReviewedFinalGroundsLaterDrafts(t *testing.T) {
 }
 
 func TestReviewedFinalIsOnlyAnonymisedPrecedentForOtherTenants(t *testing.T) {
-	db := reviewsStore(t)
+	db := fixtureStore(t)
 	s := newReviewsServer(t, db, true)
 	first := s.draft(t, s.reviewer, map[string]any{"title": "Kerberoasting of svc_sql", "summary": kerberoast, "techniques": []string{"T1558.003"}})
 	s.review(t, s.reviewer, first.ID, honeytoken, 4)
@@ -228,7 +208,7 @@ func TestReviewedFinalIsOnlyAnonymisedPrecedentForOtherTenants(t *testing.T) {
 }
 
 func TestUploadSyncsOnlyItsTenantsReviewedFinals(t *testing.T) {
-	db := reviewsStore(t)
+	db := fixtureStore(t)
 	s := newReviewsServer(t, db, false)
 	// globex's reviewed final is in the store but not yet indexed: no sync was asked for it.
 	if _, _, _, err := db.ImportPairs(context.Background(), []hindsight.Pair{{ID: "P-G", Kind: hindsight.DraftRemediation, Tenant: "globex",
