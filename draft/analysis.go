@@ -40,7 +40,7 @@ func (an *analyzer) analyze(d *hindsight.Document) *analysis {
 		return a
 	}
 	text := retrieval.DocumentText(d)
-	a = &analysis{text: text, terms: termSet(text), instructions: LooksLikeInstructions(text)}
+	a = &analysis{text: text, terms: retrieval.NewTermSet(text), instructions: LooksLikeInstructions(text)}
 	if d.Kind == hindsight.KindThreat {
 		a.indicators = indicators(text)
 	}

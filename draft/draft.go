@@ -201,7 +201,7 @@ func (an *analyzer) compose(kind hindsight.DraftKind, threat *hindsight.Document
 				continue // planted text is never copied into a draft
 			}
 			item := adapt.rewrite(orig, src.indicators)
-			terms := termSet(item)
+			terms := retrieval.NewTermSet(item)
 			if len(terms) == 0 {
 				continue
 			}
@@ -240,7 +240,7 @@ func (an *analyzer) compose(kind hindsight.DraftKind, threat *hindsight.Document
 	texts := an.sourceTerms(hits)
 	for _, c := range clusters {
 		r := hindsight.Recommendation{Text: c.text, Citations: c.citations}
-		r.Support = support(termSet(c.orig), texts, c.citations, nil)
+		r.Support = support(retrieval.NewTermSet(c.orig), texts, c.citations, nil)
 		r.Supported = r.Support >= SupportThreshold
 		dr.Recommendations = append(dr.Recommendations, r)
 	}
@@ -298,7 +298,7 @@ func (d *Drafter) generate(ctx context.Context, req Request, hits []hindsight.Hi
 		valid[s.ID] = true
 	}
 	texts := d.analyzer.sourceTerms(hits[:used])
-	threatTerms := termSet(retrieval.DocumentText(req.Threat))
+	threatTerms := retrieval.NewTermSet(retrieval.DocumentText(req.Threat))
 	for _, r := range ParseAnswer(out.Text, valid) {
 		if len(r.Removed) > 0 {
 			dr.Warnings = append(dr.Warnings, fmt.Sprintf("removed citations to %s, which are not among the sources, from %q", strings.Join(r.Removed, ", "), r.Text))
@@ -306,7 +306,7 @@ func (d *Drafter) generate(ctx context.Context, req Request, hits []hindsight.Hi
 		if len(r.Citations) == 0 {
 			dr.Warnings = append(dr.Warnings, fmt.Sprintf("%q cites no source", r.Text))
 		}
-		r.Support = support(termSet(r.Text), texts, r.Citations, threatTerms)
+		r.Support = support(retrieval.NewTermSet(r.Text), texts, r.Citations, threatTerms)
 		r.Supported = len(r.Citations) > 0 && r.Support >= SupportThreshold
 		dr.Recommendations = append(dr.Recommendations, r)
 		if len(dr.Recommendations) == d.maxRecs() {
@@ -447,7 +447,7 @@ const SupportThreshold = 0.5
 // new threat's own text (a host or account adapted to the new threat is not an invention): 1 when
 // every term is there, 0 when none is or the recommendation has no terms.
 func Support(rec, cited, threat string) float64 {
-	return support(termSet(rec), map[string]retrieval.TermSet{"": termSet(cited)}, []string{""}, termSet(threat))
+	return support(retrieval.NewTermSet(rec), map[string]retrieval.TermSet{"": retrieval.NewTermSet(cited)}, []string{""}, retrieval.NewTermSet(threat))
 }
 
 // support is Support over term sets already made: the recommendation's, each source's by ID, the
@@ -471,8 +471,6 @@ func support(terms retrieval.TermSet, sources map[string]retrieval.TermSet, cite
 	}
 	return float64(n) / float64(len(terms))
 }
-
-func termSet(s string) retrieval.TermSet { return retrieval.NewTermSet(s) }
 
 // ParseThreat decodes the threat a draft is asked for: a canonical threat record, of which kind,
 // id and tenant may be absent. field names the JSON field the threat came in ("threat" in the API,

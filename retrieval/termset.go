@@ -16,14 +16,14 @@ func NewTermSet(text string) TermSet {
 	terms := Tokenize(text)
 	out := make(TermSet, len(terms))
 	for i, t := range terms {
-		out[i] = termHash(t)
+		out[i] = TermHash(t)
 	}
 	slices.Sort(out)
 	return slices.Compact(out)
 }
 
-// termHash is FNV-1a.
-func termHash(t string) uint64 {
+// TermHash is the 64-bit hash a TermSet holds for a term (FNV-1a); indexes key terms by it too.
+func TermHash(t string) uint64 {
 	h := uint64(14695981039346656037)
 	for i := 0; i < len(t); i++ {
 		h = (h ^ uint64(t[i])) * 1099511628211

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/hindsightsec/hindsight"
+	"github.com/hindsightsec/hindsight/retrieval"
 	"github.com/hindsightsec/hindsight/retrieval/hnsw"
 )
 
@@ -63,7 +64,7 @@ type indexData struct {
 	storeID    string      // the store's identity, which a saved graph must carry
 	unsaved    int         // vectors added to or deleted from ann since it was saved or loaded
 
-	// termIDs maps a term's 64-bit hash (termHash) to its ID: a map of strings would hand the
+	// termIDs maps a term's 64-bit hash (retrieval.TermHash) to its ID: a map of strings would hand the
 	// garbage collector one object per term. Two terms share a hash once in 2⁶⁴ pairs, and would
 	// then share postings.
 	termIDs  map[uint64]int32
@@ -483,7 +484,7 @@ func (ix *index) addChunk(doc int32, id uint32, section, terms, space string, di
 		if t == "" {
 			continue
 		}
-		h := termHash(t)
+		h := retrieval.TermHash(t)
 		id, ok := ix.termIDs[h]
 		if !ok {
 			id = int32(len(ix.postings))
@@ -734,7 +735,7 @@ func (ix *index) bm25(terms []string, fr *filterResult, n int) []scored {
 	var qs []queryTerm
 	seen := map[int32]bool{}
 	for _, t := range terms {
-		if id, ok := ix.termIDs[termHash(t)]; ok && !seen[id] && ix.df[id] > 0 {
+		if id, ok := ix.termIDs[retrieval.TermHash(t)]; ok && !seen[id] && ix.df[id] > 0 {
 			seen[id] = true
 			qs = append(qs, queryTerm{id, ix.df[id]})
 		}
@@ -947,13 +948,4 @@ var scanPool sync.Pool
 func (ix *index) candidate(s scored) hindsight.Candidate {
 	ch := &ix.chunks[s.id]
 	return hindsight.Candidate{Doc: ix.docs[ch.doc].key, Section: ix.sections[ch.section], Score: float64(s.score)}
-}
-
-// termHash is FNV-1a, the term's key in the index's dictionary.
-func termHash(t string) uint64 {
-	h := uint64(14695981039346656037)
-	for i := 0; i < len(t); i++ {
-		h = (h ^ uint64(t[i])) * 1099511628211
-	}
-	return h
 }
