@@ -115,6 +115,21 @@ type signal struct {
 	err    error
 }
 
+// ranks calls fn with each of the signal's candidates but the excluded ones, and its rank among
+// them, from 1.
+func (s *signal) ranks(exclude []hindsight.DocKey, fn func(c hindsight.Candidate, rank int)) {
+	rank := 0
+	for _, c := range s.cands {
+		if !slices.Contains(exclude, c.Doc) {
+			rank++
+			fn(c, rank)
+		}
+	}
+}
+
+// fused is what a candidate at rank adds to its fused score: reciprocal rank fusion.
+func (s *signal) fused(rank int) float64 { return s.weight / float64(rrfK+rank) }
+
 // Search returns up to q.K hits, best first, each with the document and an explanation.
 func (r *Retriever) Search(ctx context.Context, q Query) ([]hindsight.Hit, error) {
 	if err := validate(&q); err != nil {
@@ -261,20 +276,15 @@ func (r *Retriever) Search(ctx context.Context, q Query) ([]hindsight.Hit, error
 		hits[k] = ranked[i]
 	}
 	for _, s := range signals {
-		rank := 0
-		for _, c := range s.cands {
+		s.ranks(q.Exclude, func(c hindsight.Candidate, rank int) {
 			h := hits[c.Doc]
-			if h == nil {
-				continue // excluded
-			}
-			rank++
 			h.Why.Signals[s.name] = c.Score
 			h.Why.Ranks[s.name] = rank
-			h.Score += s.weight / float64(rrfK+rank)
+			h.Score += s.fused(rank)
 			if h.Why.Section == "" {
 				h.Why.Section = c.Section
 			}
-		}
+		})
 	}
 	seenAt := make(map[*hindsight.Hit]int, len(ranked)) // first-seen order breaks ties
 	for i, h := range ranked {
@@ -363,15 +373,12 @@ func (r *Retriever) prefetch(ctx context.Context, signals []*signal, exclude []h
 		if s.err != nil {
 			return
 		}
-		for rank, c := range s.cands {
+		s.ranks(exclude, func(c hindsight.Candidate, rank int) {
 			if _, ok := score[c.Doc]; !ok {
-				if slices.Contains(exclude, c.Doc) {
-					continue
-				}
 				keys = append(keys, c.Doc)
 			}
-			score[c.Doc] += s.weight / float64(rrfK+rank+1)
-		}
+			score[c.Doc] += s.fused(rank)
+		})
 	}
 	slices.SortStableFunc(keys, func(a, b hindsight.DocKey) int { return cmp.Compare(score[b], score[a]) })
 	_ = r.load(ctx, keys[:min(n, len(keys))], docs)
