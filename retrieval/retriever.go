@@ -316,6 +316,7 @@ func (r *Retriever) Search(ctx context.Context, q Query) ([]hindsight.Hit, error
 		return s
 	}
 	var present []*hindsight.Hit
+	var dup []bool // which of present nearly repeat a better hit, once worked out for it
 	for loaded, batch := 0, first; loaded < len(ranked); batch = next {
 		part := ranked[loaded:min(loaded+batch, len(ranked))]
 		loaded += len(part)
@@ -339,6 +340,7 @@ func (r *Retriever) Search(ctx context.Context, q Query) ([]hindsight.Hit, error
 		}
 		present = append(present, fresh...)
 		slices.SortStableFunc(present, byScore)
+		dup = nil
 		if loaded == len(ranked) {
 			break
 		}
@@ -346,13 +348,19 @@ func (r *Retriever) Search(ctx context.Context, q Query) ([]hindsight.Hit, error
 		if len(present) < window || present[window-1].Score <= bound {
 			continue
 		}
-		if w.Diversity > 0 && kthAfterDiversity(present, q.K, w.Diversity, setOf) <= bound {
-			continue
+		if w.Diversity > 0 {
+			dup = nearCopies(present, q.K, setOf)
+			if kthAfterDiversity(present, dup, q.K, w.Diversity) <= bound {
+				continue
+			}
 		}
 		break
 	}
 	if w.Diversity > 0 {
-		present = diversify(present, q.K, w.Diversity, setOf)
+		if dup == nil {
+			dup = nearCopies(present, q.K, setOf)
+		}
+		present = diversify(present, dup, w.Diversity)
 	}
 	out := make([]hindsight.Hit, 0, min(len(present), q.K))
 	for _, h := range present[:min(len(present), q.K)] {

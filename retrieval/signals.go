@@ -204,9 +204,8 @@ const nearDuplicate = 0.8
 
 // diversify keeps the top k from being near-copies of one incident: a hit whose case text nearly
 // repeats a better hit's is moved behind the hits that repeat nothing. strength scales how far
-// (1: behind all of them). hits are sorted best first; set returns a hit's case terms.
-func diversify(hits []*hindsight.Hit, k int, strength float64, set func(*hindsight.Hit) TermSet) []*hindsight.Hit {
-	dup := nearCopies(hits, k, set)
+// (1: behind all of them). hits are sorted best first; dup is nearCopies of them.
+func diversify(hits []*hindsight.Hit, dup []bool, strength float64) []*hindsight.Hit {
 	var kept, repeats []*hindsight.Hit
 	for i, d := range dup {
 		if d {
@@ -242,13 +241,12 @@ func nearCopies(hits []*hindsight.Hit, k int, set func(*hindsight.Hit) TermSet) 
 	return dup
 }
 
-// kthAfterDiversity returns the score the k-th hit would have after diversify, without changing
-// hits; 0 when there are fewer than k.
-func kthAfterDiversity(hits []*hindsight.Hit, k int, strength float64, set func(*hindsight.Hit) TermSet) float64 {
+// kthAfterDiversity returns the score the k-th hit would have after diversify with the same dup,
+// without changing hits; 0 when there are fewer than k.
+func kthAfterDiversity(hits []*hindsight.Hit, dup []bool, k int, strength float64) float64 {
 	if len(hits) < k {
 		return 0
 	}
-	dup := nearCopies(hits, k, set)
 	scores := make([]float64, len(hits))
 	for i, h := range hits {
 		scores[i] = h.Score
