@@ -86,6 +86,18 @@ func BenchmarkDot(b *testing.B) {
 			sinkScore += dotGeneric(x, y)
 		}
 	})
+	c := make([]int8, len(y))
+	Quantize(c, y)
+	b.Run("int8/kernel", func(b *testing.B) {
+		for b.Loop() {
+			sinkScore += dotInt8(x, c)
+		}
+	})
+	b.Run("int8/generic", func(b *testing.B) {
+		for b.Loop() {
+			sinkScore += dotInt8Generic(x, c)
+		}
+	})
 }
 
 // BenchmarkBuild measures inserting 10,000 clustered 384-dimensional vectors with every

@@ -30,6 +30,18 @@ func dot(a, b []float32) float32 {
 	return dotGeneric(a, b)
 }
 
+func dotInt8(q []float32, c []int8) float32 {
+	if hasAVX2FMA {
+		return dotInt8AVX2(q, c)
+	}
+	return dotInt8Generic(q, c)
+}
+
+// dotInt8AVX2 requires len(c) >= len(q).
+//
+//go:noescape
+func dotInt8AVX2(q []float32, c []int8) float32
+
 // dotAVX2 requires len(b) >= len(a).
 //
 //go:noescape

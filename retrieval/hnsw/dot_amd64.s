@@ -65,6 +65,75 @@ done:
 	MOVSS X0, ret+48(FP)
 	RET
 
+// func dotInt8AVX2(q []float32, c []int8) float32
+//
+// As dotAVX2, with each eight bytes of c widened to eight int32s and converted to float32
+// before the multiply-add.
+TEXT ·dotInt8AVX2(SB), NOSPLIT, $0-52
+	MOVQ q_base+0(FP), SI
+	MOVQ q_len+8(FP), CX
+	MOVQ c_base+24(FP), DI
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+
+qloop32:
+	CMPQ CX, $32
+	JL   qloop8
+	VPMOVSXBD (DI), Y4
+	VPMOVSXBD 8(DI), Y5
+	VPMOVSXBD 16(DI), Y6
+	VPMOVSXBD 24(DI), Y7
+	VCVTDQ2PS Y4, Y4
+	VCVTDQ2PS Y5, Y5
+	VCVTDQ2PS Y6, Y6
+	VCVTDQ2PS Y7, Y7
+	VFMADD231PS (SI), Y4, Y0
+	VFMADD231PS 32(SI), Y5, Y1
+	VFMADD231PS 64(SI), Y6, Y2
+	VFMADD231PS 96(SI), Y7, Y3
+	ADDQ $128, SI
+	ADDQ $32, DI
+	SUBQ $32, CX
+	JMP  qloop32
+
+qloop8:
+	CMPQ CX, $8
+	JL   qreduce
+	VPMOVSXBD (DI), Y4
+	VCVTDQ2PS Y4, Y4
+	VFMADD231PS (SI), Y4, Y0
+	ADDQ $32, SI
+	ADDQ $8, DI
+	SUBQ $8, CX
+	JMP  qloop8
+
+qreduce:
+	VADDPS       Y1, Y0, Y0
+	VADDPS       Y3, Y2, Y2
+	VADDPS       Y2, Y0, Y0
+	VEXTRACTF128 $1, Y0, X1
+	VADDPS       X1, X0, X0
+	VHADDPS      X0, X0, X0
+	VHADDPS      X0, X0, X0
+
+qscalar:
+	CMPQ CX, $0
+	JE   qdone
+	MOVBLSX     (DI), AX
+	VCVTSI2SSL  AX, X1, X1
+	VFMADD231SS (SI), X1, X0
+	ADDQ $4, SI
+	INCQ DI
+	DECQ CX
+	JMP  qscalar
+
+qdone:
+	VZEROUPPER
+	MOVSS X0, ret+48(FP)
+	RET
+
 // func cpuid(eaxArg, ecxArg uint32) (eax, ebx, ecx, edx uint32)
 TEXT ·cpuid(SB), NOSPLIT, $0-24
 	MOVL eaxArg+0(FP), AX

@@ -3,3 +3,5 @@
 package hnsw
 
 func dot(a, b []float32) float32 { return dotGeneric(a, b) }
+
+func dotInt8(q []float32, c []int8) float32 { return dotInt8Generic(q, c) }

@@ -172,6 +172,17 @@ func (x *Index) Contains(id uint32) bool {
 	return ok
 }
 
+// Vector appends id's vector to dst and reports whether id is in the index.
+func (x *Index) Vector(dst []float32, id uint32) ([]float32, bool) {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	s, ok := x.slotOf(id)
+	if !ok {
+		return dst, false
+	}
+	return append(dst, x.vec(s)...), true
+}
+
 // IDs returns the ids the index holds, tombstones excluded, in the order they were added.
 func (x *Index) IDs() []uint32 {
 	x.mu.RLock()
