@@ -794,25 +794,31 @@ func (ix *index) bm25(terms []string, fr *filterResult, n int) []scored {
 // returns the n best documents; scored.id is the chunk.
 func (ix *index) scoreTerms(qs []queryTerm, fr *filterResult, n int) []scored {
 	allowed, sections := fr.allowed, fr.sections
+	chunkDoc, chunkLen, chunkSec := ix.chunkDoc, ix.chunkLen, ix.chunkSec
 	N := float64(ix.live)
 	avg := float64(ix.liveLen) / N
+	// A posting adds w·tf / (tf + k1·(1 − b + b·len/avg)), with the constants worked out once.
+	lenA, lenB := float32(bm25K1*(1-bm25B)), float32(bm25K1*bm25B/avg)
 	sc := ix.scratch()
 	defer scratchPool.Put(sc)
+	acc, touched := sc.acc, sc.touched
 	for _, q := range qs {
 		df := float64(q.df)
-		idf := math.Log(1 + (N-df+0.5)/(df+0.5))
+		w := float32(math.Log(1+(N-df+0.5)/(df+0.5)) * (bm25K1 + 1))
 		for _, p := range ix.postings[q.id] {
 			// A chunk dies only with its document, which no filter allows.
-			if !allowed[ix.chunkDoc[p.chunk]] || sections != nil && !sections[ix.chunkSec[p.chunk]] {
+			c := p.chunk
+			if !allowed[chunkDoc[c]] || sections != nil && !sections[chunkSec[c]] {
 				continue
 			}
-			tf := float64(p.tf)
-			if sc.acc[p.chunk] == 0 {
-				sc.touched = append(sc.touched, p.chunk)
+			tf := float32(p.tf)
+			if acc[c] == 0 {
+				touched = append(touched, c)
 			}
-			sc.acc[p.chunk] += float32(idf * tf * (bm25K1 + 1) / (tf + bm25K1*(1-bm25B+bm25B*float64(ix.chunkLen[p.chunk])/avg)))
+			acc[c] += w * tf / (tf + lenA + lenB*float32(chunkLen[c]))
 		}
 	}
+	sc.touched = touched
 	// Each document's best chunk, in sc.best by doc slot (chunk slot + 1; 0 none).
 	docs := sc.docs[:0]
 	defer func() { sc.docs = docs[:0] }()
