@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"runtime"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hindsightsec/hindsight"
@@ -28,6 +29,9 @@ type DB struct {
 	logger *slog.Logger
 	index  index
 	cache  docCache
+
+	stmtMu sync.Mutex
+	stmts  map[string]*sql.Stmt // prepared reader statements, by query
 
 	// Now returns the current time; tests replace it. Nil means time.Now.
 	Now func() time.Time
@@ -73,7 +77,33 @@ func Open(ctx context.Context, path string, logger *slog.Logger) (*DB, error) {
 // saves it if it changed much since it was last saved or loaded.
 func (db *DB) Close() error {
 	db.index.close()
-	return errors.Join(db.r.Close(), db.w.Close())
+	db.stmtMu.Lock()
+	var errs []error
+	for _, s := range db.stmts {
+		errs = append(errs, s.Close())
+	}
+	db.stmts = nil
+	db.stmtMu.Unlock()
+	return errors.Join(append(errs, db.r.Close(), db.w.Close())...)
+}
+
+// prepared returns query prepared on the readers, preparing it the first time. The queries that
+// every search runs are prepared once: parsing and planning them cost more than running them.
+func (db *DB) prepared(ctx context.Context, query string) (*sql.Stmt, error) {
+	db.stmtMu.Lock()
+	defer db.stmtMu.Unlock()
+	if s := db.stmts[query]; s != nil {
+		return s, nil
+	}
+	s, err := db.r.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	if db.stmts == nil {
+		db.stmts = map[string]*sql.Stmt{}
+	}
+	db.stmts[query] = s
+	return s, nil
 }
 
 // Path returns the file the store lives in.

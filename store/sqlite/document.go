@@ -226,23 +226,38 @@ func (db *DB) DeleteDocuments(ctx context.Context, keys []hindsight.DocKey) (int
 // with other callers (they come from a cache of decoded documents): read them, never modify them.
 func (db *DB) FindDocuments(ctx context.Context, keys []hindsight.DocKey) (map[hindsight.DocKey]*hindsight.Document, error) {
 	out := make(map[hindsight.DocKey]*hindsight.Document, len(keys))
+	seqStmt, err := db.prepared(ctx, lastChangeQuery)
+	if err != nil {
+		return nil, fmt.Errorf("find documents: %w", err)
+	}
 	var seq int64
-	if err := db.r.QueryRowContext(ctx, "SELECT coalesce(max(seq), 0) FROM changes").Scan(&seq); err != nil {
+	if err := seqStmt.QueryRowContext(ctx).Scan(&seq); err != nil {
 		return nil, fmt.Errorf("find documents: %w", err)
 	}
 	keys = db.cache.get(seq, keys, out)
 	fetched := make(map[hindsight.DocKey]*hindsight.Document, len(keys))
 	defer db.cache.put(seq, fetched)
-	// One query per batch of keys: row values (tenant, kind, doc_id) IN (VALUES ...).
-	const batch = 300
-	for i := 0; i < len(keys); i += batch {
-		part := keys[i:min(i+batch, len(keys))]
-		args := make([]any, 0, 3*len(part))
-		for _, k := range part {
+	// One query per batch of keys: row values (tenant, kind, doc_id) IN (VALUES ...), prepared
+	// for batches of 1, 2, 4 … findBatch keys; a batch between two sizes repeats its last key.
+	args := make([]any, 0, 3*findBatch)
+	for len(keys) > 0 {
+		part := keys[:min(findBatch, len(keys))]
+		keys = keys[len(part):]
+		size := 1
+		for size < len(part) {
+			size *= 2
+		}
+		args = args[:0]
+		for i := range size {
+			k := part[min(i, len(part)-1)]
 			args = append(args, k.Tenant, string(k.Kind), k.ID)
 		}
-		rows, err := db.r.QueryContext(ctx, "SELECT tenant, kind, doc_id, record FROM documents WHERE (tenant, kind, doc_id) IN (VALUES "+
-			strings.TrimSuffix(strings.Repeat("(?,?,?),", len(part)), ",")+")", args...)
+		stmt, err := db.prepared(ctx, "SELECT tenant, kind, doc_id, record FROM documents WHERE (tenant, kind, doc_id) IN (VALUES "+
+			strings.TrimSuffix(strings.Repeat("(?,?,?),", size), ",")+")")
+		if err != nil {
+			return nil, fmt.Errorf("find documents: %w", err)
+		}
+		rows, err := stmt.QueryContext(ctx, args...)
 		if err != nil {
 			return nil, fmt.Errorf("find documents: %w", err)
 		}
@@ -270,6 +285,12 @@ func (db *DB) FindDocuments(ctx context.Context, keys []hindsight.DocKey) (map[h
 	}
 	return out, nil
 }
+
+// findBatch is the most keys one FindDocuments query names.
+const findBatch = 64
+
+// lastChangeQuery reads the change log's position.
+const lastChangeQuery = "SELECT coalesce(max(seq), 0) FROM changes"
 
 // CountDocuments returns how many documents the store holds for a tenant (with global knowledge), by
 // kind.
