@@ -2,6 +2,7 @@ package sqlite_test
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"testing"
 
@@ -131,5 +132,51 @@ func TestDocumentCacheNeverStale(t *testing.T) {
 	}
 	if got := title(a); got != "" {
 		t.Errorf("after delete: %q, want nothing", got)
+	}
+}
+
+// TestFindDocumentsBatches asks for more keys than one query names, in counts between the
+// prepared batch sizes, with keys repeated and keys the store lacks.
+func TestFindDocumentsBatches(t *testing.T) {
+	ctx := context.Background()
+	db := open(t)
+	var docs []*hindsight.Document
+	for i := range 150 {
+		docs = append(docs, &hindsight.Document{Kind: hindsight.KindThreat, Tenant: "acme", ID: fmt.Sprintf("T%03d", i), Title: fmt.Sprintf("case %d", i)})
+	}
+	write(t, db, docs...)
+	for _, n := range []int{1, 3, 63, 64, 65, 129, 200} {
+		var keys []hindsight.DocKey
+		for i := range n {
+			// Every third key is one the store lacks; every fifth repeats the one before.
+			switch {
+			case i%5 == 4:
+				keys = append(keys, keys[i-1])
+			case i%3 == 2:
+				keys = append(keys, hindsight.DocKey{Kind: hindsight.KindThreat, Tenant: "other", ID: fmt.Sprintf("T%03d", i)})
+			default:
+				keys = append(keys, hindsight.DocKey{Kind: hindsight.KindThreat, Tenant: "acme", ID: fmt.Sprintf("T%03d", i%150)})
+			}
+		}
+		got, err := db.FindDocuments(ctx, keys)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := map[hindsight.DocKey]bool{}
+		for _, k := range keys {
+			if k.Tenant == "acme" {
+				want[k] = true
+			}
+		}
+		if len(got) != len(want) {
+			t.Errorf("%d keys: %d documents found, want %d", n, len(got), len(want))
+		}
+		for k := range want {
+			var i int
+			fmt.Sscanf(k.ID, "T%d", &i)
+			if d := got[k]; d == nil || d.Title != fmt.Sprintf("case %d", i) {
+				t.Errorf("%d keys: %v = %v, want case %d", n, k, d, i)
+			}
+		}
 	}
 }
