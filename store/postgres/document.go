@@ -443,11 +443,11 @@ func (db *DB) FindDocuments(ctx context.Context, keys []hindsight.DocKey) (map[h
 		if err := rows.Scan(&k.Tenant, &k.Kind, &k.ID, &rec); err != nil {
 			return nil, fmt.Errorf("find documents: %w", err)
 		}
-		var d hindsight.Document
-		if err := json.Unmarshal(rec, &d); err != nil {
+		d, err := hindsight.DecodeDocument(rec)
+		if err != nil {
 			return nil, fmt.Errorf("decode %s: %w", k, err)
 		}
-		out[k] = &d
+		out[k] = d
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("find documents: %w", err)

@@ -270,12 +270,12 @@ func (db *DB) FindDocuments(ctx context.Context, keys []hindsight.DocKey) (map[h
 				return nil, err
 			}
 			k.Kind = hindsight.Kind(kind)
-			var d hindsight.Document
-			if err := json.Unmarshal(rec, &d); err != nil {
+			d, err := hindsight.DecodeDocument(rec)
+			if err != nil {
 				rows.Close()
 				return nil, fmt.Errorf("decode %s: %w", k, err)
 			}
-			out[k], fetched[k] = &d, &d
+			out[k], fetched[k] = d, d
 		}
 		err = rows.Err()
 		rows.Close()
