@@ -36,6 +36,8 @@ type index struct {
 	logger *slog.Logger
 	saveMu sync.Mutex     // one save at a time
 	saves  sync.WaitGroup // saves under way; Close waits for them
+
+	noRuns bool // filters get no runs (filterResult.runs): tests compare searches with and without
 }
 
 // indexData is the index's content, replaced whole on a reload.
@@ -103,6 +105,46 @@ type filterResult struct {
 	// docs lists the allowed documents when the filter was evaluated from technique postings
 	// (few documents); nil otherwise. Such a result is not memoised: its search releases it.
 	docs []int32
+	// runs lists, in order, ranges of chunk slots that together hold every chunk of the allowed
+	// documents (and a few others, where two runs were close), so that the text search reads
+	// only those stretches of each posting list; nil means all of them. A full load places each
+	// tenant's documents, and within a tenant each kind's, in one stretch of slots (loadDocs),
+	// so a tenant's filter is a few runs.
+	runs []chunkRange
+}
+
+// chunkRange is the chunk slots first, first+1, … end-1.
+type chunkRange struct{ first, end int32 }
+
+// Runs of allowed chunks closer than runGap slots are merged: reading a few postings that the
+// filter then rejects is cheaper than another binary search in each list. A filter whose chunks
+// scatter into more than maxRuns runs is left without runs.
+const (
+	runGap  = 64
+	maxRuns = 256
+)
+
+// runsOf returns the runs of chunk slots of the allowed documents (filterResult.runs).
+func (ix *index) runsOf(allowed []bool) []chunkRange {
+	var runs []chunkRange
+	for d := range ix.docs {
+		doc := &ix.docs[d]
+		if !allowed[d] || doc.nchunks == 0 {
+			continue
+		}
+		if n := len(runs); n > 0 && doc.first-runs[n-1].end <= runGap {
+			runs[n-1].end = doc.first + doc.nchunks
+			continue
+		}
+		if len(runs) == maxRuns {
+			return nil
+		}
+		runs = append(runs, chunkRange{doc.first, doc.first + doc.nchunks})
+	}
+	if runs == nil {
+		runs = []chunkRange{} // no chunk at all, which is not "all of them"
+	}
+	return runs
 }
 
 // techniquePool holds released technique filter results, allowed all false, so that a search
@@ -117,7 +159,7 @@ func (r *filterResult) release() {
 	for _, d := range r.docs {
 		r.allowed[d] = false
 	}
-	r.docs, r.accepted, r.sections = r.docs[:0], 0, nil
+	r.docs, r.accepted, r.sections, r.runs = r.docs[:0], 0, nil, nil
 	techniquePool.Put(r)
 }
 
@@ -374,12 +416,20 @@ func (ix *index) loadDocs(ctx context.Context, tx *sql.Tx, ids []int64) error {
 	// A graph loaded from its file already holds the vectors of most chunks: read only their
 	// sizes, and the vectors of the chunks it lacks afterwards.
 	sizesOnly := ids == nil && ix.ann != nil
+	// A full load places each tenant's documents together, and each kind's within a tenant, so
+	// that a filter's documents are few runs of chunk slots (filterResult.runs); the unique
+	// index on (tenant, kind, doc_id) gives that order without sorting. Documents loaded later
+	// come after, in the order they were written.
+	order := " ORDER BY d.id, c.seq"
+	if ids == nil {
+		order = " ORDER BY d.tenant, d.kind, d.doc_id, c.seq"
+	}
 	vectorCol := "c.vector"
 	if sizesOnly {
 		vectorCol = "length(c.vector)"
 	}
 	rows, err := tx.QueryContext(ctx, `SELECT d.id, d.tenant, d.kind, d.doc_id, d.severity, d.occurred_at, d.space, c.id, c.section, c.terms, `+vectorCol+`
-		FROM documents d JOIN chunks c ON c.doc = d.id`+where+` ORDER BY d.id, c.seq`, args...)
+		FROM documents d JOIN chunks c ON c.doc = d.id`+where+order, args...)
 	if err != nil {
 		return fmt.Errorf("load chunks: %w", err)
 	}
@@ -632,11 +682,13 @@ func (ix *index) filtered(f *hindsight.Filter) *filterResult {
 	if len(f.Techniques) > 0 {
 		base := *f
 		base.Techniques, base.Sections = nil, nil // sections narrow chunks, not documents
-		allowed := ix.filtered(&base).allowed
+		br := ix.filtered(&base)
+		allowed := br.allowed
 		r, _ := techniquePool.Get().(*filterResult)
 		if r == nil {
 			r = &filterResult{docs: []int32{}}
 		}
+		r.runs = br.runs // the base filter's runs hold every chunk this one allows
 		if len(r.allowed) < len(ix.docs) {
 			r.allowed = make([]bool, len(ix.docs)+len(ix.docs)/8)
 		}
@@ -666,6 +718,9 @@ func (ix *index) filtered(f *hindsight.Filter) *filterResult {
 			r.allowed[i] = true
 			r.accepted += ix.vectorsIn(int32(i), r.sections)
 		}
+	}
+	if !ix.noRuns {
+		r.runs = ix.runsOf(r.allowed)
 	}
 	ix.filterMu.Lock()
 	if ix.filters == nil || len(ix.filters) >= 64 {
@@ -802,20 +857,39 @@ func (ix *index) scoreTerms(qs []queryTerm, fr *filterResult, n int) []scored {
 	sc := ix.scratch()
 	defer scratchPool.Put(sc)
 	acc, touched := sc.acc, sc.touched
+	runs := fr.runs
+	if runs == nil {
+		runs = []chunkRange{{0, math.MaxInt32}}
+	}
 	for _, q := range qs {
 		df := float64(q.df)
 		w := float32(math.Log(1+(N-df+0.5)/(df+0.5)) * (bm25K1 + 1))
-		for _, p := range ix.postings[q.id] {
-			// A chunk dies only with its document, which no filter allows.
-			c := p.chunk
-			if !allowed[chunkDoc[c]] || sections != nil && !sections[chunkSec[c]] {
-				continue
+		ps := ix.postings[q.id]
+		for _, run := range runs {
+			// Postings are in chunk order: the run's start is found by binary search.
+			lo, hi := 0, len(ps)
+			for lo < hi {
+				if m := int(uint(lo+hi) >> 1); ps[m].chunk < run.first {
+					lo = m + 1
+				} else {
+					hi = m
+				}
 			}
-			tf := float32(p.tf)
-			if acc[c] == 0 {
-				touched = append(touched, c)
+			for _, p := range ps[lo:] {
+				c := p.chunk
+				if c >= run.end {
+					break
+				}
+				// A chunk dies only with its document, which no filter allows.
+				if !allowed[chunkDoc[c]] || sections != nil && !sections[chunkSec[c]] {
+					continue
+				}
+				tf := float32(p.tf)
+				if acc[c] == 0 {
+					touched = append(touched, c)
+				}
+				acc[c] += w * tf / (tf + lenA + lenB*float32(chunkLen[c]))
 			}
-			acc[c] += w * tf / (tf + lenA + lenB*float32(chunkLen[c]))
 		}
 	}
 	sc.touched = touched
