@@ -226,12 +226,8 @@ func (db *DB) DeleteDocuments(ctx context.Context, keys []hindsight.DocKey) (int
 // with other callers (they come from a cache of decoded documents): read them, never modify them.
 func (db *DB) FindDocuments(ctx context.Context, keys []hindsight.DocKey) (map[hindsight.DocKey]*hindsight.Document, error) {
 	out := make(map[hindsight.DocKey]*hindsight.Document, len(keys))
-	seqStmt, err := db.prepared(ctx, lastChangeQuery)
+	seq, err := db.lastChange(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("find documents: %w", err)
-	}
-	var seq int64
-	if err := seqStmt.QueryRowContext(ctx).Scan(&seq); err != nil {
 		return nil, fmt.Errorf("find documents: %w", err)
 	}
 	keys = db.cache.get(seq, keys, out)
@@ -289,8 +285,16 @@ func (db *DB) FindDocuments(ctx context.Context, keys []hindsight.DocKey) (map[h
 // findBatch is the most keys one FindDocuments query names.
 const findBatch = 64
 
-// lastChangeQuery reads the change log's position.
-const lastChangeQuery = "SELECT coalesce(max(seq), 0) FROM changes"
+// lastChange returns the change log's position.
+func (db *DB) lastChange(ctx context.Context) (int64, error) {
+	stmt, err := db.prepared(ctx, "SELECT coalesce(max(seq), 0) FROM changes")
+	if err != nil {
+		return 0, err
+	}
+	var seq int64
+	err = stmt.QueryRowContext(ctx).Scan(&seq)
+	return seq, err
+}
 
 // CountDocuments returns how many documents the store holds for a tenant (with global knowledge), by
 // kind.

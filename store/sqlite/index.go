@@ -199,11 +199,7 @@ const maxChangesBehind = 20000
 //
 // changed, when not nil, is told which documents changed between two change-log positions, so that
 // caches of documents can drop just those.
-func (ix *index) current(ctx context.Context, r *sql.DB, space string, changed func(from, to int64, keys []hindsight.DocKey)) (*index, error) {
-	var seq int64
-	if err := r.QueryRowContext(ctx, "SELECT coalesce(max(seq), 0) FROM changes").Scan(&seq); err != nil {
-		return nil, &hindsight.Error{Code: hindsight.EUNAVAILABLE, Message: "store does not answer", Err: err}
-	}
+func (ix *index) current(ctx context.Context, r *sql.DB, seq int64, space string, changed func(from, to int64, keys []hindsight.DocKey)) (*index, error) {
 	fresh := func() bool { return ix.loaded && ix.seq >= seq && (space == "" || ix.space == space) }
 	ix.mu.RLock()
 	if fresh() {

@@ -53,8 +53,10 @@ func (db *DB) FindKeyBySecret(ctx context.Context, secret string) (*hindsight.Ke
 	var role string
 	var hash []byte
 	var created sql.NullInt64
-	err := db.r.QueryRowContext(ctx, "SELECT id, tenant, role, hash, created_at FROM api_keys WHERE id = ?", id).
-		Scan(&k.ID, &k.Tenant, &role, &hash, &created)
+	stmt, err := db.prepared(ctx, "SELECT id, tenant, role, hash, created_at FROM api_keys WHERE id = ?")
+	if err == nil {
+		err = stmt.QueryRowContext(ctx, id).Scan(&k.ID, &k.Tenant, &role, &hash, &created)
+	}
 	if err == sql.ErrNoRows {
 		return nil, unauthorized
 	} else if err != nil {

@@ -66,7 +66,7 @@ func TestRunsFindWhatAFullScanFinds(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				ix, err := db.index.current(ctx, db.r, "", nil)
+				ix, err := db.current(ctx, "")
 				if err != nil {
 					t.Fatal(err)
 				}

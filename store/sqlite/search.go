@@ -16,7 +16,7 @@ func (db *DB) SearchVectors(ctx context.Context, space hindsight.Space, vec []fl
 	if len(vec) != space.Dim {
 		return nil, hindsight.Invalid("vector", "has %d values, the space %s has %d", len(vec), space, space.Dim)
 	}
-	ix, err := db.index.current(ctx, db.r, space.String(), db.cacheChanged)
+	ix, err := db.current(ctx, space.String())
 	if err != nil {
 		return nil, err
 	}
@@ -43,7 +43,7 @@ func (db *DB) SearchText(ctx context.Context, terms []string, f hindsight.Filter
 	if n <= 0 || len(terms) == 0 {
 		return nil, nil
 	}
-	ix, err := db.index.current(ctx, db.r, "", db.cacheChanged)
+	ix, err := db.current(ctx, "")
 	if err != nil {
 		return nil, err
 	}
@@ -58,11 +58,21 @@ func (db *DB) SearchText(ctx context.Context, terms []string, f hindsight.Filter
 	return out, nil
 }
 
+// current returns the search index brought up to the change log's position, read-locked (see
+// index.current).
+func (db *DB) current(ctx context.Context, space string) (*index, error) {
+	seq, err := db.lastChange(ctx)
+	if err != nil {
+		return nil, &hindsight.Error{Code: hindsight.EUNAVAILABLE, Message: "store does not answer", Err: err}
+	}
+	return db.index.current(ctx, db.r, seq, space, db.cacheChanged)
+}
+
 // Warm loads the in-memory search index for a space, so that the first search does not pay for
 // it. On a large store this reads every chunk and builds the vector graph: a server calls it before
 // it starts listening.
 func (db *DB) Warm(ctx context.Context, space hindsight.Space) error {
-	ix, err := db.index.current(ctx, db.r, space.String(), db.cacheChanged)
+	ix, err := db.current(ctx, space.String())
 	if err != nil {
 		return err
 	}
