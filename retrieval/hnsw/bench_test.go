@@ -121,3 +121,15 @@ func BenchmarkReadFrom(b *testing.B) {
 		}
 	}
 }
+
+func BenchmarkQuantize(b *testing.B) {
+	r := rand.New(rand.NewPCG(1, 3))
+	v := make([]float32, 384)
+	for i := range v {
+		v[i] = float32(r.NormFloat64())
+	}
+	c := make([]int8, len(v))
+	for b.Loop() {
+		Quantize(c, v)
+	}
+}

@@ -16,11 +16,14 @@ func Quantize(dst []int8, v []float32) float32 {
 	dst = dst[:len(v)]
 	var m float32
 	for _, x := range v {
-		if x != x || math.IsInf(float64(x), 0) {
+		if x < 0 {
+			x = -x
+		}
+		if !(x <= math.MaxFloat32) { // NaN or infinite
 			clear(dst)
 			return float32(math.NaN())
 		}
-		m = max(m, x, -x)
+		m = max(m, x)
 	}
 	if m == 0 {
 		clear(dst)
@@ -28,7 +31,13 @@ func Quantize(dst []int8, v []float32) float32 {
 	}
 	scale := m / 127
 	for i, x := range v {
-		dst[i] = int8(max(-127, min(127, math.Round(float64(x/scale)))))
+		// Rounded half away from zero, as math.Round; |x/scale| ≤ 127.
+		q := x / scale
+		if q < 0 {
+			dst[i] = -int8(min(127, -q+0.5))
+		} else {
+			dst[i] = int8(min(127, q+0.5))
+		}
 	}
 	return scale
 }

@@ -1,6 +1,8 @@
 package sqlite
 
 import (
+	"runtime"
+
 	"context"
 	"database/sql"
 	"errors"
@@ -514,7 +516,8 @@ func (ix *index) loadDocs(ctx context.Context, tx *sql.Tx, ids []int64) error {
 	return nil
 }
 
-// quantize quantizes the vectors of the chunk slots from from on into qvecs and qscale.
+// quantize quantizes the vectors of the chunk slots from from on into qvecs and qscale, on every
+// processor when there are many.
 func (ix *index) quantize(from int) {
 	n := len(ix.chunks)
 	ix.qscale = append(ix.qscale, make([]float32, n-len(ix.qscale))...)
@@ -523,18 +526,27 @@ func (ix *index) quantize(from int) {
 	}
 	dim := ix.dim
 	ix.qvecs = slices.Grow(ix.qvecs, n*dim-len(ix.qvecs))[:n*dim]
-	var v []float32
-	for c := from; c < n; c++ {
-		if !ix.chunks[c].hasVec {
-			continue
+	part := func(lo, hi int) {
+		var v []float32
+		for c := lo; c < hi; c++ {
+			if !ix.chunks[c].hasVec {
+				continue
+			}
+			var ok bool
+			if v, ok = ix.ann.Vector(v[:0], ix.chunks[c].id); !ok {
+				ix.qscale[c] = float32(math.NaN())
+				continue
+			}
+			ix.qscale[c] = hnsw.Quantize(ix.qvecs[c*dim:(c+1)*dim], v)
 		}
-		var ok bool
-		if v, ok = ix.ann.Vector(v[:0], ix.chunks[c].id); !ok {
-			ix.qscale[c] = float32(math.NaN())
-			continue
-		}
-		ix.qscale[c] = hnsw.Quantize(ix.qvecs[c*dim:(c+1)*dim], v)
 	}
+	workers := min(runtime.GOMAXPROCS(0), (n-from)/4096+1)
+	var wg sync.WaitGroup
+	for w := range workers {
+		lo, hi := from+(n-from)*w/workers, from+(n-from)*(w+1)/workers
+		wg.Go(func() { part(lo, hi) })
+	}
+	wg.Wait()
 }
 
 // annEfSearch is the HNSW beam width for searches; BENCHMARKS.md has the recall it buys.
