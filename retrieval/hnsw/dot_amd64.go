@@ -50,3 +50,10 @@ func dotAVX2(a, b []float32) float32
 func cpuid(eaxArg, ecxArg uint32) (eax, ebx, ecx, edx uint32)
 
 func xgetbv() (eax, edx uint32)
+
+// Prefetch asks the processor to start bringing c into its caches, so that a scan over vectors
+// scattered in memory can work on one while the next arrives.
+func Prefetch(c []int8) { prefetchInt8(c) }
+
+//go:noescape
+func prefetchInt8(c []int8)

@@ -152,3 +152,17 @@ TEXT ·xgetbv(SB), NOSPLIT, $0-8
 	MOVL AX, eax+0(FP)
 	MOVL DX, edx+4(FP)
 	RET
+
+// func prefetchInt8(c []int8)
+TEXT ·prefetchInt8(SB), NOSPLIT, $0-24
+	MOVQ c_base+0(FP), SI
+	MOVQ c_len+8(FP), CX
+pfloop:
+	CMPQ CX, $0
+	JLE  pfdone
+	PREFETCHT0 (SI)
+	ADDQ $64, SI
+	SUBQ $64, CX
+	JMP  pfloop
+pfdone:
+	RET

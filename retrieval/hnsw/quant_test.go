@@ -111,6 +111,25 @@ func TestDotInt8(t *testing.T) {
 	DotInt8(make([]float32, 4), make([]int8, 3))
 }
 
+// TestPrefetch calls Prefetch, a hint without a visible effect, on slices of every length up to
+// a few cache lines, nil included, which must neither fault nor change them.
+func TestPrefetch(t *testing.T) {
+	t.Parallel()
+	Prefetch(nil)
+	buf := make([]int8, 300)
+	for i := range buf {
+		buf[i] = int8(i)
+	}
+	for n := range len(buf) {
+		Prefetch(buf[:n])
+	}
+	for i := range buf {
+		if buf[i] != int8(i) {
+			t.Fatalf("Prefetch changed byte %d", i)
+		}
+	}
+}
+
 func TestVector(t *testing.T) {
 	t.Parallel()
 	x := New(3, Options{})
