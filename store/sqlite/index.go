@@ -49,7 +49,12 @@ type indexData struct {
 	space  string // the space whose vectors are held; chunks of other spaces have none
 	dim    int
 
-	docs        []idoc
+	docs []idoc
+	// docChunks holds each document's chunk slots, by doc slot: a document's chunks are loaded
+	// together, so they hold consecutive slots (a slice per document would be one more object
+	// for the collector). Dense, for the filtered vector scan, which reads it for thousands of
+	// documents.
+	docChunks   []chunkRange
 	slotOf      map[int64]int32    // documents.id → doc slot
 	byTechnique map[string][]int32 // technique (parents included) → doc slots, dead ones too
 
@@ -85,8 +90,8 @@ type indexData struct {
 	termScratch []int32 // addChunk's working memory
 
 	// qvecs holds the vector of each chunk slot quantized to a byte per value (hnsw.Quantize),
-	// dim bytes a slot, and qscale its scale: 0 for a chunk without a vector, NaN for one the
-	// graph lacks. Filtered scans read these (scoreAll).
+	// dim bytes a slot, and qscale its scale: noVector for a chunk without a vector or a dead
+	// one, NaN for one the graph lacks. Filtered scans read these (scoreAll).
 	qvecs  []int8
 	qscale []float32
 
@@ -130,18 +135,18 @@ const (
 func (ix *index) runsOf(allowed []bool) []chunkRange {
 	var runs []chunkRange
 	for d := range ix.docs {
-		doc := &ix.docs[d]
-		if !allowed[d] || doc.nchunks == 0 {
+		cr := ix.docChunks[d]
+		if !allowed[d] || cr.first == cr.end {
 			continue
 		}
-		if n := len(runs); n > 0 && doc.first-runs[n-1].end <= runGap {
-			runs[n-1].end = doc.first + doc.nchunks
+		if n := len(runs); n > 0 && cr.first-runs[n-1].end <= runGap {
+			runs[n-1].end = cr.end
 			continue
 		}
 		if len(runs) == maxRuns {
 			return nil
 		}
-		runs = append(runs, chunkRange{doc.first, doc.first + doc.nchunks})
+		runs = append(runs, cr)
 	}
 	if runs == nil {
 		runs = []chunkRange{} // no chunk at all, which is not "all of them"
@@ -170,10 +175,7 @@ type idoc struct {
 	key      hindsight.DocKey
 	severity int
 	occurred int64 // unix nanoseconds; 0 unknown
-	// A document's chunks are loaded together, so they hold consecutive slots: first, first+1, …
-	// first+nchunks-1 (a slice per document would be one more object for the collector).
-	first, nchunks int32
-	alive          bool
+	alive    bool
 }
 
 type ichunk struct {
@@ -454,6 +456,7 @@ func (ix *index) loadDocs(ctx context.Context, tx *sql.Tx, ids []int64) error {
 			// Tenants and kinds are few: one string each, not one per document.
 			ix.docs = append(ix.docs, idoc{key: hindsight.DocKey{Tenant: ix.intern(tenant), Kind: hindsight.Kind(ix.intern(kind)), ID: docID},
 				severity: int(sev), occurred: occurred.Int64, alive: true})
+			ix.docChunks = append(ix.docChunks, chunkRange{})
 			ix.slotOf[id] = slot
 			for _, t := range techs[id] {
 				ix.byTechnique[t] = append(ix.byTechnique[t], slot)
@@ -516,11 +519,17 @@ func (ix *index) loadDocs(ctx context.Context, tx *sql.Tx, ids []int64) error {
 	return nil
 }
 
+// noVector is the qscale of a chunk slot without a live vector; a quantized vector's scale is
+// never negative.
+const noVector = -1
+
 // quantize quantizes the vectors of the chunk slots from from on into qvecs and qscale, on every
 // processor when there are many.
 func (ix *index) quantize(from int) {
 	n := len(ix.chunks)
-	ix.qscale = append(ix.qscale, make([]float32, n-len(ix.qscale))...)
+	for len(ix.qscale) < n {
+		ix.qscale = append(ix.qscale, noVector)
+	}
 	if ix.ann == nil || ix.dim == 0 {
 		return
 	}
@@ -612,13 +621,12 @@ func (ix *index) addChunk(doc int32, id uint32, section, terms, space string, di
 	ix.chunkLen = append(ix.chunkLen, ch.length)
 	ix.chunkSec = append(ix.chunkSec, ch.section)
 	ix.slotOfC.set(id, c)
-	if d := &ix.docs[doc]; d.nchunks == 0 {
-		d.first = c
-		d.nchunks = 1
-	} else if d.first+d.nchunks == c {
-		d.nchunks++
+	if cr := &ix.docChunks[doc]; cr.first == cr.end {
+		*cr = chunkRange{c, c + 1}
+	} else if cr.end == c {
+		cr.end++
 	} else {
-		return false, fmt.Errorf("load chunks: the chunks of %s are not loaded together", d.key)
+		return false, fmt.Errorf("load chunks: the chunks of %s are not loaded together", ix.docs[doc].key)
 	}
 	ix.live++
 	ix.liveLen += int64(ch.length)
@@ -636,11 +644,11 @@ func (ix *index) removeDoc(id int64) {
 		return
 	}
 	delete(ix.slotOf, id)
-	d := &ix.docs[slot]
-	d.alive = false
-	for c := d.first; c < d.first+d.nchunks; c++ {
+	ix.docs[slot].alive = false
+	for c := ix.docChunks[slot].first; c < ix.docChunks[slot].end; c++ {
 		ch := &ix.chunks[c]
 		ch.alive = false
+		ix.qscale[c] = noVector
 		for _, t := range ix.chunkTerms[ch.termsAt : ch.termsAt+uint32(ch.nterms)] {
 			ix.df[t]--
 		}
@@ -772,7 +780,7 @@ func (ix *index) vectorsIn(d int32, sections []bool) int {
 		return ix.docs[d].vectors
 	}
 	n := 0
-	for c := ix.docs[d].first; c < ix.docs[d].first+ix.docs[d].nchunks; c++ {
+	for c := ix.docChunks[d].first; c < ix.docChunks[d].end; c++ {
 		if ch := &ix.chunks[c]; ch.alive && ch.hasVec && sections[ch.section] {
 			n++
 		}
@@ -974,7 +982,7 @@ func (ix *index) nearest(ctx context.Context, vec []float32, fr *filterResult, n
 		}
 		defer scanPool.Put(sc)
 		sc.list(ix, fr.docs, sections)
-		accepted = len(sc.ids)
+		accepted = len(sc.slots)
 		if accepted == 0 {
 			return nil, nil
 		}
@@ -1035,6 +1043,10 @@ func (ix *index) scoreAll(vec []float32, docs []int32, sc *scanScratch, n int) [
 		lo, ok := float32(0), false
 		for ; i < len(sc.slots) && ix.chunkDoc[sc.slots[i]] == d; i++ {
 			c := sc.slots[i]
+			if i+8 < len(sc.slots) { // the vectors lie far apart: fetch ahead
+				nc := sc.slots[i+8]
+				hnsw.Prefetch(ix.qvecs[int(nc)*dim : int(nc+1)*dim])
+			}
 			s := ix.qscale[c]
 			if s != s { // not in the graph
 				upper[i] = s
@@ -1059,7 +1071,8 @@ func (ix *index) scoreAll(vec []float32, docs []int32, sc *scanScratch, n int) [
 	ids, slots := sc.ids[:0], sc.slots[:0]
 	for j, u := range upper {
 		if u >= threshold { // false for NaN
-			ids, slots = append(ids, sc.ids[j]), append(slots, sc.slots[j])
+			c := sc.slots[j]
+			ids, slots = append(ids, ix.chunks[c].id), append(slots, c)
 		}
 	}
 	sc.ids, sc.slots = ids, slots
@@ -1083,18 +1096,18 @@ func (ix *index) scoreAll(vec []float32, docs []int32, sc *scanScratch, n int) [
 
 // scanScratch is scoreAll's working memory, reused between searches.
 type scanScratch struct {
-	ids    []uint32 // the listed chunks' IDs
-	slots  []int32  // and slots, document by document
+	slots  []int32 // the listed chunks' slots, document by document
+	ids    []uint32
 	scores []float32
 }
 
-// list lists the live chunks with a vector of docs, in the flagged sections (nil: all).
+// list lists the live chunks with a vector of docs, in the flagged sections (nil: all). It reads
+// only dense arrays (docChunks, qscale, chunkSec), a few bytes per document and chunk.
 func (sc *scanScratch) list(ix *index, docs []int32, sections []bool) {
-	sc.ids, sc.slots = sc.ids[:0], sc.slots[:0]
+	sc.slots = sc.slots[:0]
 	for _, d := range docs {
-		for c := ix.docs[d].first; c < ix.docs[d].first+ix.docs[d].nchunks; c++ {
-			if ch := &ix.chunks[c]; ch.alive && ch.hasVec && (sections == nil || sections[ch.section]) {
-				sc.ids = append(sc.ids, ch.id)
+		for c := ix.docChunks[d].first; c < ix.docChunks[d].end; c++ {
+			if ix.qscale[c] != noVector && (sections == nil || sections[ix.chunkSec[c]]) {
 				sc.slots = append(sc.slots, c)
 			}
 		}

@@ -63,6 +63,7 @@ func TestFilteredScanIsExact(t *testing.T) {
 	if err := db.WriteDocuments(ctx, ws); err != nil {
 		t.Fatal(err)
 	}
+	deleted := map[string]bool{}
 	// exact is the plain scan: every allowed chunk scored, each document's best (the earlier
 	// chunk on a tie), documents by score and then by their best chunk's place.
 	exact := func(q []float32, sections []string, n int) []hindsight.Candidate {
@@ -76,7 +77,7 @@ func TestFilteredScanIsExact(t *testing.T) {
 			id := c.doc
 			var i int
 			fmt.Sscanf(id, "t%d", &i)
-			if i%7 == 6 || i%50 == 49 || (sections != nil && !slices.Contains(sections, c.section)) {
+			if i%7 == 6 || i%50 == 49 || deleted[id] || (sections != nil && !slices.Contains(sections, c.section)) {
 				continue
 			}
 			s := hnsw.Dot(q, c.vec)
@@ -101,24 +102,39 @@ func TestFilteredScanIsExact(t *testing.T) {
 		}
 		return out
 	}
-	for qi := range 40 {
-		q := randomUnit(r, dim, centre, 0.02)
-		if qi%10 == 0 {
-			q = shared // a query on the repeated vector: exact ties at the top
-		}
-		for _, n := range []int{1, 10, 30, 1000} {
-			for _, sections := range [][]string{nil, {"case"}} {
-				f := hindsight.Filter{Tenant: "acme", Techniques: []string{"T1059.001"}, Sections: sections}
-				got, err := db.SearchVectors(ctx, space, q, f, n)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if want := exact(q, sections, n); !slices.Equal(got, want) {
-					t.Fatalf("query %d, n=%d, sections %v:\n got %v\nwant %v", qi, n, sections, got, want)
+	check := func(stage string) {
+		t.Helper()
+		for qi := range 40 {
+			q := randomUnit(r, dim, centre, 0.02)
+			if qi%10 == 0 {
+				q = shared // a query on the repeated vector: exact ties at the top
+			}
+			for _, n := range []int{1, 10, 30, 1000} {
+				for _, sections := range [][]string{nil, {"case"}} {
+					f := hindsight.Filter{Tenant: "acme", Techniques: []string{"T1059.001"}, Sections: sections}
+					got, err := db.SearchVectors(ctx, space, q, f, n)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if want := exact(q, sections, n); !slices.Equal(got, want) {
+						t.Fatalf("%s, query %d, n=%d, sections %v:\n got %v\nwant %v", stage, qi, n, sections, got, want)
+					}
 				}
 			}
 		}
 	}
+	check("stored")
+	// Deleted documents leave dead chunk slots among the live ones, which the scan must skip.
+	var gone []hindsight.DocKey
+	for i := 3; i < 700; i += 11 {
+		id := fmt.Sprintf("t%03d", i)
+		deleted[id] = true
+		gone = append(gone, hindsight.DocKey{Tenant: ws[i].Document.Tenant, Kind: hindsight.KindThreat, ID: id})
+	}
+	if _, err := db.DeleteDocuments(ctx, gone); err != nil {
+		t.Fatal(err)
+	}
+	check("after deletes")
 }
 
 // randomUnit returns a random unit vector, or, with a centre, the centre moved by Gaussian noise
