@@ -52,11 +52,14 @@ func NewMetrics() *Metrics {
 	return m
 }
 
+// labelEscaper escapes a label value as the Prometheus text format wants.
+var labelEscaper = strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`)
+
 // labels renders label pairs in a stable order: name="value",...
 func labels(kv ...string) string {
 	var parts []string
 	for i := 0; i+1 < len(kv); i += 2 {
-		v := strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`).Replace(kv[i+1])
+		v := labelEscaper.Replace(kv[i+1])
 		parts = append(parts, fmt.Sprintf(`%s="%s"`, kv[i], v))
 	}
 	return strings.Join(parts, ",")
