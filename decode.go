@@ -3,6 +3,7 @@ package hindsight
 import (
 	"encoding/json"
 	"strconv"
+	"sync"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -15,7 +16,15 @@ import (
 // decides it.
 func DecodeDocument(data []byte) (*Document, error) {
 	d := new(Document)
-	if decodeDocument(data, d) {
+	p, _ := readers.Get().(*docReader)
+	if p == nil {
+		p = new(docReader)
+	}
+	p.b, p.i = data, 0
+	ok := p.document(d)
+	p.b = nil
+	readers.Put(p)
+	if ok {
 		return d, nil
 	}
 	*d = Document{}
@@ -25,10 +34,18 @@ func DecodeDocument(data []byte) (*Document, error) {
 	return d, nil
 }
 
+// readers keeps docReaders, for the buffer each keeps for strings with escapes.
+var readers sync.Pool
+
 // decodeDocument decodes data into the zero d and reports whether it could; when it could not, d
 // holds whatever was decoded before it gave up.
 func decodeDocument(data []byte, d *Document) bool {
 	p := docReader{b: data}
+	return p.document(d)
+}
+
+// document reads a whole document into the zero d.
+func (p *docReader) document(d *Document) bool {
 	p.space()
 	if !p.byte('{') {
 		return false
