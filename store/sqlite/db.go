@@ -91,13 +91,22 @@ func (db *DB) Close() error {
 // every search runs are prepared once: parsing and planning them cost more than running them.
 func (db *DB) prepared(ctx context.Context, query string) (*sql.Stmt, error) {
 	db.stmtMu.Lock()
-	defer db.stmtMu.Unlock()
-	if s := db.stmts[query]; s != nil {
+	s := db.stmts[query]
+	db.stmtMu.Unlock()
+	if s != nil {
 		return s, nil
 	}
+	// Prepared without the lock, which would hold up every other search while this one waits
+	// for a connection; two first uses at once prepare twice and keep one.
 	s, err := db.r.PrepareContext(ctx, query)
 	if err != nil {
 		return nil, err
+	}
+	db.stmtMu.Lock()
+	defer db.stmtMu.Unlock()
+	if kept := db.stmts[query]; kept != nil {
+		s.Close()
+		return kept, nil
 	}
 	if db.stmts == nil {
 		db.stmts = map[string]*sql.Stmt{}
