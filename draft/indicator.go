@@ -15,33 +15,27 @@ type indicator struct {
 // indicatorPattern is an expression for one type of indicator.
 type indicatorPattern struct {
 	typ string
+	// re never matches across white space, so it runs on each white-space-delimited field of
+	// the text that passes may, rather than on the whole text: most fields fail the quick check,
+	// which is far cheaper than the expression.
 	re  *regexp.Regexp
-	// local patterns never match across white space, so they run on each white-space-delimited
-	// field of the text that passes may, rather than on the whole text: most fields fail the
-	// quick check, which is far cheaper than the expression. A pattern that is not local runs
-	// on the whole text if it passes may.
-	local bool
-	may   func(string) bool
+	may func(string) bool
 }
 
 var indicatorPatterns = []indicatorPattern{
-	{"email", regexp.MustCompile(`[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}`), true, has("@")},
-	{"path", regexp.MustCompile(`[A-Za-z]:\\[^\s,;"'()\[\]]+|(?:^|[\s(])(/(?:[\w.-]+/)+[\w.-]+)`), false, has(`:\`, "/")},
-	{"ip", regexp.MustCompile(`\b(?:\d{1,3}\.){3}\d{1,3}\b`), true, digitDotDigit},
-	{"hash", regexp.MustCompile(`\b(?:[a-fA-F0-9]{64}|[a-fA-F0-9]{40}|[a-fA-F0-9]{32})\b`), true, hexRun32},
-	{"domain", regexp.MustCompile(`\b(?:[a-z0-9-]+\.)+(?:com|net|org|io|test|local|example|invalid|info|biz|co|xyz|top|ru|cn|de|uk)\b`), true, dotBefore(isLower)},
-	{"host", regexp.MustCompile(`\b[A-Z][A-Z0-9]*(?:-[A-Z0-9]+)+\b`), true, hyphenBetween(isUpperOrDigit)},
-	{"user", regexp.MustCompile(`\b[a-z]+\.[a-z]+\b|\bsvc[_-][a-z0-9_]+\b`), true, func(f string) bool { return lowerDotLower(f) || strings.Contains(f, "svc") }},
+	{"email", regexp.MustCompile(`[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}`), has("@")},
+	// A path's (?:^|[\s(]) holds within a field too: a field starts at the text's start or
+	// after white space.
+	{"path", regexp.MustCompile(`[A-Za-z]:\\[^\s,;"'()\[\]]+|(?:^|[\s(])(/(?:[\w.-]+/)+[\w.-]+)`), has(`:\`, "/")},
+	{"ip", regexp.MustCompile(`\b(?:\d{1,3}\.){3}\d{1,3}\b`), digitDotDigit},
+	{"hash", regexp.MustCompile(`\b(?:[a-fA-F0-9]{64}|[a-fA-F0-9]{40}|[a-fA-F0-9]{32})\b`), hexRun32},
+	{"domain", regexp.MustCompile(`\b(?:[a-z0-9-]+\.)+(?:com|net|org|io|test|local|example|invalid|info|biz|co|xyz|top|ru|cn|de|uk)\b`), dotBefore(isLower)},
+	{"host", regexp.MustCompile(`\b[A-Z][A-Z0-9]*(?:-[A-Z0-9]+)+\b`), hyphenBetween(isUpperOrDigit)},
+	{"user", regexp.MustCompile(`\b[a-z]+\.[a-z]+\b|\bsvc[_-][a-z0-9_]+\b`), func(f string) bool { return lowerDotLower(f) || strings.Contains(f, "svc") }},
 }
 
 // find returns the pattern's matches in text, as regexp's FindAllStringSubmatchIndex does.
 func (p *indicatorPattern) find(text string) [][]int {
-	if !p.local {
-		if !p.may(text) {
-			return nil
-		}
-		return p.re.FindAllStringSubmatchIndex(text, -1)
-	}
 	var out [][]int
 	for i := 0; i < len(text); {
 		for i < len(text) && isSpace(text[i]) {
@@ -67,10 +61,11 @@ func (p *indicatorPattern) find(text string) [][]int {
 	return out
 }
 
-// isSpace reports whether c is white space as regexp's \s has it, or a vertical tab, which no
-// local pattern matches either.
+// isSpace reports whether c is white space as regexp's \s has it, so that a field starts where
+// a path's (?:^|[\s(]) can. A vertical tab is not \s and stays inside a field: a Windows path
+// goes on through one, over the whole text as in a field.
 func isSpace(c byte) bool {
-	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f'
 }
 
 // has returns a check that text contains one of subs.

@@ -23,6 +23,7 @@ func TestQuickChecksNeverHideAMatch(t *testing.T) {
 		"contact a.b@example.com", `C:\Users\x\a.exe`, "/var/tmp/x.sh", "10.0.0.1", strings.Repeat("ab", 16),
 		strings.Repeat("0", 64), "evil-domain.com", "WS-0042", "svc_backup", "j.doe",
 		"(10.1.2.3) and x@y.io, WS-01\vWS-02 svc-x.y j.doe@corp.example.com 1.2.3.4.5 a.b.c.d.com",
+		"(/usr/bin/x) x(/a/b and/or /a/b/ \v/c/d C:\\a\vb/c\td:\\e f\n/g/h.sh", "/x/y", " /x/y\f(/z/w",
 	}
 	for _, d := range append(c.Threats, c.Knowledge...) {
 		texts = append(texts, retrieval.DocumentText(&d))
@@ -48,15 +49,29 @@ func TestQuickChecksNeverHideAMatch(t *testing.T) {
 				matched[p.typ]++
 			}
 		}
-		got := indicators(text)
-		want := indicatorsFound(text, func(p *indicatorPattern, text string) [][]int { return p.re.FindAllStringSubmatchIndex(text, -1) })
-		if !slices.Equal(got, want) {
-			t.Errorf("indicators of %.80q = %v; the expressions over the whole text find %v", text, got, want)
-		}
+		checkIndicators(t, text)
 	}
 	for _, typ := range []string{"instruction", "email", "path", "ip", "hash", "domain", "host", "user"} {
 		if matched[typ] == 0 {
 			t.Errorf("no text exercised the %s pattern", typ)
 		}
 	}
+}
+
+// checkIndicators holds indicators, which runs each expression on the fields that pass its quick
+// check, to the expressions run over the whole text.
+func checkIndicators(t *testing.T, text string) {
+	t.Helper()
+	got := indicators(text)
+	want := indicatorsFound(text, func(p *indicatorPattern, text string) [][]int { return p.re.FindAllStringSubmatchIndex(text, -1) })
+	if !slices.Equal(got, want) {
+		t.Errorf("indicators of %.80q = %v; the expressions over the whole text find %v", text, got, want)
+	}
+}
+
+func FuzzIndicators(f *testing.F) {
+	for _, s := range []string{"(/usr/bin/x) C:\\a\vb", "WS-01\vWS-02 j.doe@corp.example.com", "10.0.0.1 /a/b/c.sh\t(/d/e"} {
+		f.Add(s)
+	}
+	f.Fuzz(checkIndicators)
 }
