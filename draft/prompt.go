@@ -125,25 +125,29 @@ func sourceText(kind hindsight.DraftKind, d *hindsight.Document) string {
 // instructionPatterns match text that addresses a language model rather than a person: the usual
 // shapes of prompt injection planted in telemetry, tickets or e-mail. Each comes with words one
 // of which any text it matches contains (in lower case), so that the expression, which is much
-// slower than a search for a word, runs only on text that has one.
+// slower than a search for a word, runs only on text that has one; and, for the expressions that
+// never match a line break (inLine), only on the lines that have one. Guidance often says "do
+// not", "never" or "recommend", and running those expressions over a whole document cost more
+// than all the rest of its analysis.
 var instructionPatterns = []struct {
 	anchors []string
 	re      *regexp.Regexp
+	inLine  bool
 }{
 	{[]string{"ignore", "disregard", "forget", "override"},
-		regexp.MustCompile(`(?i)\b(ignore|disregard|forget|override)\b.{0,40}\b(previous|prior|above|earlier|all|any|your|the)\b.{0,20}\b(instructions?|prompts?|rules?|directions?|guidelines?)`)},
-	{[]string{"you are"}, regexp.MustCompile(`(?i)\byou are (now|no longer)\b`)},
-	{[]string{"system", "developer"}, regexp.MustCompile(`(?i)\b(system|developer) (prompt|message|instructions?)\b`)},
-	{[]string{"new instruction"}, regexp.MustCompile(`(?i)\bnew instructions?\s*:`)},
+		regexp.MustCompile(`(?i)\b(ignore|disregard|forget|override)\b.{0,40}\b(previous|prior|above|earlier|all|any|your|the)\b.{0,20}\b(instructions?|prompts?|rules?|directions?|guidelines?)`), true},
+	{[]string{"you are"}, regexp.MustCompile(`(?i)\byou are (now|no longer)\b`), true},
+	{[]string{"system", "developer"}, regexp.MustCompile(`(?i)\b(system|developer) (prompt|message|instructions?)\b`), true},
+	{[]string{"new instruction"}, regexp.MustCompile(`(?i)\bnew instructions?\s*:`), false},
 	{[]string{"act as", "behave as", "respond as"},
-		regexp.MustCompile(`(?i)\b(act|behave|respond) as (an?|the)\b.{0,40}\b(ai|assistant|model|chatbot|unrestricted|jailbroken)\b`)},
-	{[]string{"as an"}, regexp.MustCompile(`(?i)\bas an (ai|assistant|language model)\b`)},
-	{[]string{"<|", "inst]", "sys>>"}, regexp.MustCompile(`(?i)<\|(im_start|im_end|system|user|assistant|endoftext)\|>|\[/?INST\]|<</?SYS>>`)},
-	{[]string{"#"}, regexp.MustCompile(`(?i)(^|\n)\s*#{1,4}\s*(instruction|system|assistant)\b`)},
+		regexp.MustCompile(`(?i)\b(act|behave|respond) as (an?|the)\b.{0,40}\b(ai|assistant|model|chatbot|unrestricted|jailbroken)\b`), true},
+	{[]string{"as an"}, regexp.MustCompile(`(?i)\bas an (ai|assistant|language model)\b`), true},
+	{[]string{"<|", "inst]", "sys>>"}, regexp.MustCompile(`(?i)<\|(im_start|im_end|system|user|assistant|endoftext)\|>|\[/?INST\]|<</?SYS>>`), true},
+	{[]string{"#"}, regexp.MustCompile(`(?i)(^|\n)\s*#{1,4}\s*(instruction|system|assistant)\b`), false},
 	{[]string{"do not", "don't", "never"},
-		regexp.MustCompile(`(?i)\b(do not|don't|never) (tell|inform|alert|mention|report)\b.{0,40}\b(user|analyst|customer|soc|anyone)\b`)},
+		regexp.MustCompile(`(?i)\b(do not|don't|never) (tell|inform|alert|mention|report)\b.{0,40}\b(user|analyst|customer|soc|anyone)\b`), true},
 	{[]string{"recommend", "tell", "instruct"},
-		regexp.MustCompile(`(?i)\b(recommend|tell (them|the user|the customer) to|instruct (them|the user))\b.{0,60}\b(disable|turn off|uninstall|whitelist|allowlist|exclude)\b.{0,40}\b(edr|antivirus|defender|logging|monitoring|alerts?|sensor)\b`)},
+		regexp.MustCompile(`(?i)\b(recommend|tell (them|the user|the customer) to|instruct (them|the user))\b.{0,60}\b(disable|turn off|uninstall|whitelist|allowlist|exclude)\b.{0,40}\b(edr|antivirus|defender|logging|monitoring|alerts?|sensor)\b`), true},
 }
 
 // foldForAnchors lowers text the way the patterns' (?i) compares it: strings.ToLower maps the
@@ -153,10 +157,26 @@ var foldForAnchors = strings.NewReplacer("\u017f", "s")
 // LooksLikeInstructions reports whether text contains phrases that address a language model, as a
 // prompt injection would.
 func LooksLikeInstructions(text string) bool {
+	hasAnchor := func(anchors []string, lower string) bool {
+		return slices.ContainsFunc(anchors, func(a string) bool { return strings.Contains(lower, a) })
+	}
 	lower := foldForAnchors.Replace(strings.ToLower(text))
 	for _, p := range instructionPatterns {
-		if slices.ContainsFunc(p.anchors, func(a string) bool { return strings.Contains(lower, a) }) && p.re.MatchString(text) {
-			return true
+		if !hasAnchor(p.anchors, lower) {
+			continue
+		}
+		if !p.inLine {
+			if p.re.MatchString(text) {
+				return true
+			}
+			continue
+		}
+		// Lowering is rune by rune, so a line's lower case is that line of the text's, and no
+		// anchor holds a line break.
+		for line := range strings.SplitSeq(text, "\n") {
+			if hasAnchor(p.anchors, foldForAnchors.Replace(strings.ToLower(line))) && p.re.MatchString(line) {
+				return true
+			}
 		}
 	}
 	return false
