@@ -1,6 +1,8 @@
 package draft
 
 import (
+	"unicode/utf8"
+
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
@@ -157,29 +159,46 @@ var foldForAnchors = strings.NewReplacer("\u017f", "s")
 // LooksLikeInstructions reports whether text contains phrases that address a language model, as a
 // prompt injection would.
 func LooksLikeInstructions(text string) bool {
-	hasAnchor := func(anchors []string, lower string) bool {
-		return slices.ContainsFunc(anchors, func(a string) bool { return strings.Contains(lower, a) })
-	}
 	lower := foldForAnchors.Replace(strings.ToLower(text))
+	// In ASCII text the lower case has the text's byte offsets, so an anchor found in it marks
+	// the line of the text to try; other text is tried whole.
+	ascii := isASCII(text)
 	for _, p := range instructionPatterns {
-		if !hasAnchor(p.anchors, lower) {
-			continue
-		}
-		if !p.inLine {
-			if p.re.MatchString(text) {
+		if !p.inLine || !ascii {
+			if slices.ContainsFunc(p.anchors, func(a string) bool { return strings.Contains(lower, a) }) && p.re.MatchString(text) {
 				return true
 			}
 			continue
 		}
-		// Lowering is rune by rune, so a line's lower case is that line of the text's, and no
-		// anchor holds a line break.
-		for line := range strings.SplitSeq(text, "\n") {
-			if hasAnchor(p.anchors, foldForAnchors.Replace(strings.ToLower(line))) && p.re.MatchString(line) {
-				return true
+		for _, a := range p.anchors {
+			for off := 0; ; {
+				i := strings.Index(lower[off:], a)
+				if i < 0 {
+					break
+				}
+				i += off
+				start := strings.LastIndexByte(text[:i], '\n') + 1
+				end := len(text)
+				if j := strings.IndexByte(text[i:], '\n'); j >= 0 {
+					end = i + j
+				}
+				if p.re.MatchString(text[start:end]) {
+					return true
+				}
+				off = end
 			}
 		}
 	}
 	return false
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
 }
 
 // citationRe matches a bracketed citation list such as [THR-1, NOTE-2].
