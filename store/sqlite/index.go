@@ -1,8 +1,6 @@
 package sqlite
 
 import (
-	"runtime"
-
 	"context"
 	"database/sql"
 	"errors"
@@ -10,6 +8,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"math"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
