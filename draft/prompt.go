@@ -1,14 +1,13 @@
 package draft
 
 import (
-	"unicode/utf8"
-
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
 	"regexp"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/hindsightsec/hindsight"
 )
