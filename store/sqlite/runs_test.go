@@ -16,7 +16,8 @@ import (
 // TestRunsFindWhatAFullScanFinds compares text searches that read only the runs of chunk slots
 // their filter allows with searches that read every posting, over a store loaded whole (each
 // tenant's documents together), then changed (documents added after, in written order, and
-// others deleted, leaving dead slots inside runs).
+// others deleted, leaving dead slots inside runs), then loaded whole again once the documents
+// written since were too many.
 func TestRunsFindWhatAFullScanFinds(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "h.db")
@@ -105,4 +106,19 @@ func TestRunsFindWhatAFullScanFinds(t *testing.T) {
 		t.Fatal(err)
 	}
 	compare("changed", false)
+
+	// A quarter of the index written since the load, and the slack lowered to nothing: the next
+	// search loads the index whole again, each tenant's documents together.
+	db.index.regroupSlack = -1 << 30
+	retrievaltest.Write(t, db, "threats", threats[1])
+	compare("regrouped", true)
+	ix, err := db.current(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	grouped, chunks := ix.grouped, len(ix.chunks)
+	ix.mu.RUnlock()
+	if grouped != chunks {
+		t.Errorf("after regrouping, %d of %d chunk slots grouped", grouped, chunks)
+	}
 }
