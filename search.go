@@ -42,6 +42,9 @@ const (
 	SectionTitle       = "title"
 )
 
+// Sections lists every section, in the order a document is cut into them.
+var Sections = []string{SectionCase, SectionRemediation, SectionHunting, SectionHardening, SectionBody, SectionDescription, SectionTitle}
+
 // DescriptiveSections are every section but a threat's guidance: what each document says it is
 // about, which a new threat is compared with when the words of past guidance would only blur the
 // comparison.

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -176,6 +177,13 @@ func TestSearchFilters(t *testing.T) {
 	if got := hits(`{"text":"kerberoasting rubeus svc_sql","since":"2020-01-01T00:00:00Z"}`); len(got) != 0 {
 		t.Errorf("since: %v, want nothing (no case has a time)", got)
 	}
+	// "Reset the password" is in THR-A1's remediation and in NOTE-K's body.
+	if got := hits(`{"text":"reset the password","sections":["remediation"]}`); !slices.Equal(got, []string{"THR-A1"}) {
+		t.Errorf("sections remediation: %v, want THR-A1 only", got)
+	}
+	if got := hits(`{"text":"reset the password","sections":["body","hunting"]}`); !slices.Equal(got, []string{"NOTE-K"}) {
+		t.Errorf("sections body and hunting: %v, want NOTE-K only", got)
+	}
 }
 
 func TestDraftNeverCitesAnotherTenant(t *testing.T) {
@@ -258,6 +266,7 @@ func TestBadInput(t *testing.T) {
 		{"unknown search kind", "/v1/search", `{"text":"x","kinds":["gadget"]}`, "kinds[0]"},
 		{"bad technique", "/v1/search", `{"text":"x","techniques":["T12"]}`, "techniques[0]"},
 		{"bad severity", "/v1/search", `{"text":"x","min_severity":"severe"}`, "min_severity"},
+		{"unknown section", "/v1/search", `{"text":"x","sections":["case","guidance"]}`, "sections[1]"},
 		{"bad time", "/v1/search", `{"text":"x","since":"yesterday"}`, "since"},
 		{"until before since", "/v1/search", `{"text":"x","since":"2024-01-02T00:00:00Z","until":"2024-01-01T00:00:00Z"}`, "until"},
 		{"no terms", "/v1/search", `{"text":"the of"}`, "text"},

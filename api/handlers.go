@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -26,6 +27,9 @@ type SearchRequest struct {
 	Since       string             `json:"since"`
 	Until       string             `json:"until"`
 	MinSeverity hindsight.Severity `json:"min_severity"`
+	// Sections keeps matches in these sections of documents (hindsight.Sections): "hunting"
+	// finds how similar threats were hunted.
+	Sections []string `json:"sections"`
 }
 
 // SearchResponse is the body of a search's answer.
@@ -46,7 +50,12 @@ func (s *Server) postSearch(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	f := hindsight.Filter{Tenant: keyOf(c).Tenant, Kinds: req.Kinds, MinSeverity: req.MinSeverity}
+	f := hindsight.Filter{Tenant: keyOf(c).Tenant, Kinds: req.Kinds, MinSeverity: req.MinSeverity, Sections: req.Sections}
+	for i, sec := range req.Sections {
+		if !slices.Contains(hindsight.Sections, sec) {
+			return hindsight.Invalid(fmt.Sprintf("sections[%d]", i), "unknown section %q (want %s)", sec, strings.Join(hindsight.Sections, ", "))
+		}
+	}
 	if req.MinSeverity != "" && req.MinSeverity.Rank() == 0 {
 		return hindsight.Invalid("min_severity", "must be informational, low, medium, high or critical, got %q", req.MinSeverity)
 	}

@@ -9,7 +9,9 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -440,5 +442,27 @@ func TestModelDownAndRateLimit(t *testing.T) {
 	// Another key has its own bucket.
 	if code, _, _ := call(t, sp, limited, "POST", "/v1/search", keys["reviewer"], "", `{"text":"kerberoast"}`); code != 200 {
 		t.Errorf("other key limited too: %d", code)
+	}
+}
+
+// TestSearchRequestDocumented checks that the documented search request names every field the
+// server reads, and offers exactly the sections there are.
+func TestSearchRequestDocumented(t *testing.T) {
+	sp := loadSpec(t)
+	schema := sp.doc["components"].(map[string]any)["schemas"].(map[string]any)["SearchRequest"].(map[string]any)
+	props := schema["properties"].(map[string]any)
+	typ := reflect.TypeOf(api.SearchRequest{})
+	for i := range typ.NumField() {
+		name, _, _ := strings.Cut(typ.Field(i).Tag.Get("json"), ",")
+		if _, ok := props[name]; !ok {
+			t.Errorf("SearchRequest.%s (%q) is not in the OpenAPI document", typ.Field(i).Name, name)
+		}
+	}
+	var enum []string
+	for _, v := range props["sections"].(map[string]any)["items"].(map[string]any)["enum"].([]any) {
+		enum = append(enum, v.(string))
+	}
+	if !slices.Equal(enum, hindsight.Sections) {
+		t.Errorf("documented sections %v, want %v", enum, hindsight.Sections)
 	}
 }

@@ -95,6 +95,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"search", "--nope"}, "unknown flag: --nope"},
 		{[]string{"gen", "--threats", "0", "--out", dir}, "threats"},
 		{[]string{"search", "--db", db, "--tenant", "a", "--min-severity", "severe", "x"}, "--min-severity"},
+		{[]string{"search", "--db", db, "--tenant", "a", "--section", "guidance", "x"}, "--section"},
 		{[]string{"search", "--db", db, "--tenant", "a", "--since", "yesterday", "x"}, "--since"},
 		{[]string{"search", "--db", db, "--tenant", "a", "--weights", "vector=-1", "x"}, "--weights"},
 	} {
@@ -130,6 +131,11 @@ func TestKeysSearchDraft(t *testing.T) {
 	code, out, _ = run(t, "", "search", "--db", db, "--tenant", "acme", "--technique", "t1003.001", "procdump lsass")
 	if code != 0 || !strings.Contains(out, "text ") || !strings.Contains(out, "(#1)") || strings.Contains(out, "(#0)") || !regexp.MustCompile(`prior [0-9.]+[,;\n]`).MatchString(out) {
 		t.Errorf("search text output:\n%s", out)
+	}
+	// "Reset the password of every account" is THR-1's remediation and NOTE-1's body.
+	code, out, _ = run(t, "", "search", "--db", db, "--tenant", "acme", "--json", "--section", "remediation", "reset the password of every account")
+	if err := json.Unmarshal([]byte(out), &res); err != nil || code != 0 || len(res.Hits) != 1 || res.Hits[0].ID != "THR-1" {
+		t.Errorf("search --section remediation: exit %d, %q; want THR-1 alone", code, out)
 	}
 	for _, filter := range [][]string{{"--min-severity", "low"}, {"--since", "2020-01-01"}} {
 		code, out, _ = run(t, "", append([]string{"search", "--db", db, "--tenant", "acme", "--json"}, append(filter, "procdump lsass")...)...)

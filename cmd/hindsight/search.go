@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -15,7 +16,7 @@ import (
 
 func (m *Main) searchCommand() *cobra.Command {
 	var tenant, since, until, minSeverity string
-	var kinds, techniques []string
+	var kinds, techniques, sections []string
 	var k int
 	var asJSON bool
 	cmd := &cobra.Command{
@@ -42,7 +43,12 @@ func (m *Main) searchCommand() *cobra.Command {
 					return usagef("--technique: %q is not an ATT&CK technique ID (want T1234 or T1234.567)", t)
 				}
 			}
-			f := hindsight.Filter{Tenant: tenant, Kinds: ks, MinSeverity: hindsight.Severity(minSeverity)}
+			for _, sec := range sections {
+				if !slices.Contains(hindsight.Sections, sec) {
+					return usagef("--section: unknown section %q (want %s)", sec, strings.Join(hindsight.Sections, ", "))
+				}
+			}
+			f := hindsight.Filter{Tenant: tenant, Kinds: ks, MinSeverity: hindsight.Severity(minSeverity), Sections: sections}
 			if minSeverity != "" && f.MinSeverity.Rank() == 0 {
 				return usagef("--min-severity: want informational, low, medium, high or critical, got %q", minSeverity)
 			}
@@ -88,6 +94,8 @@ func (m *Main) searchCommand() *cobra.Command {
 	f.StringVar(&since, "since", "", "keep cases that occurred on or after this date or time")
 	f.StringVar(&until, "until", "", "keep cases that occurred on or before this date or time")
 	f.StringVar(&minSeverity, "min-severity", "", "keep cases at least this severe: informational, low, medium, high or critical")
+	f.StringArrayVar(&sections, "section", nil, "keep matches in this section (repeatable): "+strings.Join(hindsight.Sections, ", ")+
+		"; hunting finds how similar threats were hunted")
 	return cmd
 }
 
