@@ -1,5 +1,5 @@
 // Package api is Hindsight's HTTP API on echo: search, grounded drafts and their reviews, and
-// health. Every /v1 route needs an API key (Authorization: Bearer KEY) that decides the tenant;
+// health, with the review console (/console) that drives them from a browser. Every /v1 route needs an API key (Authorization: Bearer KEY) that decides the tenant;
 // errors are rendered in one place as {"error": {"code", "message", "field"}}.
 package api
 
@@ -114,6 +114,9 @@ func New(cfg Config) *Server {
 	e.GET("/readyz", s.readyz)
 	e.GET("/metrics", s.getMetrics)
 	e.GET("/openapi.json", s.getOpenAPI)
+	e.GET("/console", consoleFile("index.html", "text/html; charset=utf-8"))
+	e.GET("/console/console.js", consoleFile("console.js", "text/javascript; charset=utf-8"))
+	e.GET("/console/console.css", consoleFile("console.css", "text/css; charset=utf-8"))
 	v1 := e.Group("/v1", s.authenticate, newKeyLimiter(cfg.RateLimit).limit, s.withTimeout)
 	v1.POST("/search", s.postSearch)
 	v1.POST("/drafts", s.postDraft)

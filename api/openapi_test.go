@@ -294,6 +294,10 @@ func TestEveryRouteMatchesOpenAPI(t *testing.T) {
 	expect(code, 200, b)
 	code, _, b = call(t, sp, srv, "GET", "/openapi.json", "", "", "")
 	expect(code, 200, b)
+	for _, path := range []string{"/console", "/console/console.js", "/console/console.css"} {
+		code, _, b = call(t, sp, srv, "GET", path, "", "", "")
+		expect(code, 200, b)
+	}
 
 	code, _, b = call(t, sp, srv, "POST", "/v1/search", keys["reader"], "", `{"text":"kerberoast rubeus","techniques":["T1558.003"],"k":3}`)
 	expect(code, 200, b)

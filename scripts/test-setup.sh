@@ -16,6 +16,8 @@
 #      (about a minute on a 2-core machine, plus apt time).
 #   3. The test database `hindsight_test` exists, with the vector extension
 #      created in it.
+#   4. Chromium is installed (Debian's `chromium` package), for the review
+#      console's browser test; skipped when HINDSIGHT_TEST_CHROMIUM names one.
 #
 # It exports nothing. The Go tests read HINDSIGHT_TEST_POSTGRES and, when it is
 # unset, use the database this script prepares:
@@ -237,4 +239,17 @@ if [ -z "$(psql_q "$TEST_DB" "SELECT 1 FROM pg_extension WHERE extname = 'vector
     log "creating extension vector in $TEST_DB"
     psql_q "$TEST_DB" "CREATE EXTENSION IF NOT EXISTS vector" >/dev/null \
         || die "could not create extension vector in $TEST_DB"
+fi
+
+# --- 4. Chromium, for the review console's browser test ------------------------
+# TestConsoleInBrowser drives /console in headless Chromium; HINDSIGHT_TEST_CHROMIUM may name
+# another browser binary instead.
+if [ -z "${HINDSIGHT_TEST_CHROMIUM:-}" ] && ! command -v chromium >/dev/null 2>&1; then
+    command -v apt-get >/dev/null 2>&1 || die "Chromium is missing and apt-get is not available to install it"
+    log "installing Chromium (the review console's browser test)"
+    if ! as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null 2>&1; then
+        run_logged "apt-get update" as_root apt-get update -qq
+        run_logged "apt-get install chromium" \
+            as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium
+    fi
 fi

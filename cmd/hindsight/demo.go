@@ -82,9 +82,12 @@ Try:
   # or from the command line, against the same store
   hindsight search --db sqlite:%s --tenant %s "%s"
 
+  # or in the review console, with the key above: draft, read the sources, edit, rate
+  http://%s/console
+
 Stop with Ctrl-C.
 `, run.Read-len(run.Rejected), threat.Tenant, addr, dataDir, key, addr, strings.ReplaceAll(string(search), "'", `'\''`),
-					addr, example, filepath.Join(dataDir, "hindsight.db"), threat.Tenant, shortText(threat.Title))
+					addr, example, filepath.Join(dataDir, "hindsight.db"), threat.Tenant, shortText(threat.Title), addr)
 			})
 		},
 	}
