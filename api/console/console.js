@@ -85,6 +85,7 @@
     $("dv-reviews").replaceChildren(...(d.reviews || []).map((r) =>
       el("li", new Date(r.created_at).toLocaleString() + " · accuracy " + r.ratings.accuracy + ", clarity " +
         r.ratings.clarity + ", completeness " + r.ratings.completeness + (r.comment ? " · " + r.comment : ""))));
+    $("draft-view").scrollIntoView();
   }
 
   async function showDocument(src) {
