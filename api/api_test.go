@@ -37,7 +37,10 @@ type bundle struct {
 }
 
 // fixtureStore is an embedded store holding the API tests' fixture (three documents).
-func fixtureStore(t *testing.T) *sqlite.DB {
+func fixtureStore(t *testing.T) *sqlite.DB { return storeOf(t, fixture) }
+
+// storeOf is an embedded store holding the JSONL records, every one of which must be stored.
+func storeOf(t *testing.T, records string) *sqlite.DB {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -47,9 +50,10 @@ func fixtureStore(t *testing.T) *sqlite.DB {
 	}
 	t.Cleanup(func() { db.Close() })
 	in := filepath.Join(dir, "in.jsonl")
-	os.WriteFile(in, []byte(fixture), 0o644)
-	if run, err := ingest.New(db, retrieval.Builtin{}, nil).Run(ctx, []string{in}, ingest.Options{}); err != nil || run.Inserted != 3 {
-		t.Fatalf("ingest: %+v, %v", run, err)
+	os.WriteFile(in, []byte(records), 0o644)
+	want := strings.Count(strings.TrimSpace(records), "\n") + 1
+	if run, err := ingest.New(db, retrieval.Builtin{}, nil).Run(ctx, []string{in}, ingest.Options{}); err != nil || run.Inserted != want {
+		t.Fatalf("ingest: %+v, %v; want %d stored", run, err, want)
 	}
 	return db
 }

@@ -9,7 +9,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -20,9 +19,7 @@ import (
 	"github.com/hindsightsec/hindsight"
 	"github.com/hindsightsec/hindsight/api"
 	"github.com/hindsightsec/hindsight/draft"
-	"github.com/hindsightsec/hindsight/ingest"
 	"github.com/hindsightsec/hindsight/retrieval"
-	"github.com/hindsightsec/hindsight/store/sqlite"
 )
 
 func TestConsoleFilesAndPolicy(t *testing.T) {
@@ -99,17 +96,7 @@ func TestConsoleInBrowser(t *testing.T) {
 		t.Skip("no Chromium on this machine; scripts/test-setup.sh installs it")
 	}
 	ctx := context.Background()
-	dir := t.TempDir()
-	db, err := sqlite.Open(ctx, filepath.Join(dir, "h.db"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	in := filepath.Join(dir, "in.jsonl")
-	os.WriteFile(in, []byte(fixture+planted), 0o644)
-	if run, err := ingest.New(db, retrieval.Builtin{}, nil).Run(ctx, []string{in}, ingest.Options{}); err != nil || run.Inserted != 4 {
-		t.Fatalf("ingest: %+v, %v", run, err)
-	}
+	db := storeOf(t, fixture+planted)
 	r := retrieval.NewRetriever(db, retrieval.Builtin{})
 	srv := httptest.NewServer(api.New(api.Config{Store: db, Search: r, Drafter: draft.New(r, nil)}))
 	t.Cleanup(srv.Close)
