@@ -61,16 +61,16 @@ func (p *docReader) document(d *Document) bool {
 			return false
 		}
 		f, known := documentFields[string(key)]
-		if !known || seen&(1<<f) != 0 {
+		if !known || seen&f.bit != 0 {
 			return false
 		}
-		seen |= 1 << f
+		seen |= f.bit
 		p.space()
 		if !p.byte(':') {
 			return false
 		}
 		p.space()
-		if !p.field(f, d) {
+		if !f.read(p, d) {
 			return false
 		}
 		p.space()
@@ -84,36 +84,70 @@ func (p *docReader) document(d *Document) bool {
 	}
 }
 
-// The fields the reader decodes, by their JSON names. Metadata is left to encoding/json.
-const (
-	fKind = iota
-	fID
-	fTenant
-	fTitle
-	fOccurredAt
-	fSeverity
-	fDisposition
-	fTechniques
-	fAnalytics
-	fSummary
-	fEvents
-	fRemediation
-	fHunting
-	fHardening
-	fDescription
-	fBody
-	fConversionRate
-	fPlatform
-	fTags
-)
-
-var documentFields = map[string]int{
-	"kind": fKind, "id": fID, "tenant": fTenant, "title": fTitle, "occurred_at": fOccurredAt,
-	"severity": fSeverity, "disposition": fDisposition, "techniques": fTechniques, "analytics": fAnalytics,
-	"summary": fSummary, "events": fEvents, "remediation": fRemediation, "hunting": fHunting,
-	"hardening": fHardening, "description": fDescription, "body": fBody,
-	"conversion_rate": fConversionRate, "platform": fPlatform, "tags": fTags,
+// documentField is how the reader stores one field: bit marks it seen (a repeated key is left
+// to encoding/json), read reads its value into the document.
+type documentField struct {
+	bit  uint32
+	read func(p *docReader, d *Document) bool
 }
+
+// documentFields are the fields the reader decodes, by their JSON names. Metadata is left to
+// encoding/json.
+var documentFields = func() map[string]documentField {
+	text := func(field func(*Document) *string) func(*docReader, *Document) bool {
+		return func(p *docReader, d *Document) bool {
+			s, ok := p.string()
+			*field(d) = s
+			return ok
+		}
+	}
+	list := func(field func(*Document) *[]string) func(*docReader, *Document) bool {
+		return func(p *docReader, d *Document) bool {
+			l, ok := p.strings()
+			*field(d) = l
+			return ok
+		}
+	}
+	readers := map[string]func(*docReader, *Document) bool{
+		"kind":        text(func(d *Document) *string { return (*string)(&d.Kind) }),
+		"id":          text(func(d *Document) *string { return &d.ID }),
+		"tenant":      text(func(d *Document) *string { return &d.Tenant }),
+		"title":       text(func(d *Document) *string { return &d.Title }),
+		"severity":    text(func(d *Document) *string { return (*string)(&d.Severity) }),
+		"disposition": text(func(d *Document) *string { return (*string)(&d.Disposition) }),
+		"summary":     text(func(d *Document) *string { return &d.Summary }),
+		"remediation": text(func(d *Document) *string { return &d.Remediation }),
+		"hunting":     text(func(d *Document) *string { return &d.Hunting }),
+		"hardening":   text(func(d *Document) *string { return &d.Hardening }),
+		"description": text(func(d *Document) *string { return &d.Description }),
+		"body":        text(func(d *Document) *string { return &d.Body }),
+		"platform":    text(func(d *Document) *string { return &d.Platform }),
+		"techniques":  list(func(d *Document) *[]string { return &d.Techniques }),
+		"analytics":   list(func(d *Document) *[]string { return &d.Analytics }),
+		"events":      list(func(d *Document) *[]string { return &d.Events }),
+		"tags":        list(func(d *Document) *[]string { return &d.Tags }),
+		"occurred_at": func(p *docReader, d *Document) bool {
+			start := p.i
+			if _, ok := p.string(); !ok {
+				return false
+			}
+			// encoding/json hands a time its quoted text; so does this.
+			return d.OccurredAt.UnmarshalJSON(p.b[start:p.i]) == nil
+		},
+		"conversion_rate": func(p *docReader, d *Document) bool {
+			v, ok := p.number()
+			if ok {
+				d.ConversionRate = &v
+			}
+			return ok
+		},
+	}
+	fields := map[string]documentField{}
+	for name, read := range readers {
+		fields[name] = documentField{bit: 1 << len(fields), read: read}
+	}
+	return fields
+}()
 
 // docReader reads JSON from b at i. Each method reports false for input it does not handle, which
 // may be valid JSON that encoding/json then decodes.
@@ -166,72 +200,6 @@ func (p *docReader) key() ([]byte, bool) {
 		p.i++
 	}
 	return nil, false
-}
-
-func (p *docReader) field(f int, d *Document) bool {
-	var s string
-	var ok bool
-	switch f {
-	case fTechniques:
-		d.Techniques, ok = p.strings()
-		return ok
-	case fAnalytics:
-		d.Analytics, ok = p.strings()
-		return ok
-	case fEvents:
-		d.Events, ok = p.strings()
-		return ok
-	case fTags:
-		d.Tags, ok = p.strings()
-		return ok
-	case fConversionRate:
-		v, ok := p.number()
-		if ok {
-			d.ConversionRate = &v
-		}
-		return ok
-	case fOccurredAt:
-		start := p.i
-		if _, ok := p.string(); !ok {
-			return false
-		}
-		// encoding/json hands a time its quoted text; so does this.
-		return d.OccurredAt.UnmarshalJSON(p.b[start:p.i]) == nil
-	}
-	if s, ok = p.string(); !ok {
-		return false
-	}
-	switch f {
-	case fKind:
-		d.Kind = Kind(s)
-	case fID:
-		d.ID = s
-	case fTenant:
-		d.Tenant = s
-	case fTitle:
-		d.Title = s
-	case fSeverity:
-		d.Severity = Severity(s)
-	case fDisposition:
-		d.Disposition = Disposition(s)
-	case fSummary:
-		d.Summary = s
-	case fRemediation:
-		d.Remediation = s
-	case fHunting:
-		d.Hunting = s
-	case fHardening:
-		d.Hardening = s
-	case fDescription:
-		d.Description = s
-	case fBody:
-		d.Body = s
-	case fPlatform:
-		d.Platform = s
-	default:
-		return false
-	}
-	return true
 }
 
 // strings reads an array of strings. An empty array is an empty slice, not nil, as encoding/json
