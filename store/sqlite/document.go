@@ -248,8 +248,7 @@ func (db *DB) FindDocuments(ctx context.Context, keys []hindsight.DocKey) (map[h
 			k := part[min(i, len(part)-1)]
 			args = append(args, k.Tenant, string(k.Kind), k.ID)
 		}
-		stmt, err := db.prepared(ctx, "SELECT tenant, kind, doc_id, record FROM documents WHERE (tenant, kind, doc_id) IN (VALUES "+
-			strings.TrimSuffix(strings.Repeat("(?,?,?),", size), ",")+")")
+		stmt, err := db.prepared(ctx, findQueries[size])
 		if err != nil {
 			return nil, fmt.Errorf("find documents: %w", err)
 		}
@@ -284,6 +283,16 @@ func (db *DB) FindDocuments(ctx context.Context, keys []hindsight.DocKey) (map[h
 
 // findBatch is the most keys one FindDocuments query names.
 const findBatch = 64
+
+// findQueries are FindDocuments' queries by how many keys they name: 1, 2, 4 … findBatch.
+var findQueries = func() map[int]string {
+	qs := map[int]string{}
+	for size := 1; size <= findBatch; size *= 2 {
+		qs[size] = "SELECT tenant, kind, doc_id, record FROM documents WHERE (tenant, kind, doc_id) IN (VALUES " +
+			strings.TrimSuffix(strings.Repeat("(?,?,?),", size), ",") + ")"
+	}
+	return qs
+}()
 
 // lastChange returns the change log's position.
 func (db *DB) lastChange(ctx context.Context) (int64, error) {

@@ -11,6 +11,7 @@ import (
 	"math"
 	"runtime"
 	"slices"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -132,6 +133,9 @@ type filterResult struct {
 
 // chunkRange is the chunk slots first, first+1, … end-1.
 type chunkRange struct{ first, end int32 }
+
+// allChunks is the one run of a filter without runs.
+var allChunks = []chunkRange{{0, math.MaxInt32}}
 
 // Runs of allowed chunks closer than runGap slots are merged: reading a few postings that the
 // filter then rejects is cheaper than another binary search in each list. A filter whose chunks
@@ -898,7 +902,7 @@ func (ix *index) scoreTerms(qs []queryTerm, fr *filterResult, n int) []scored {
 	acc, touched := sc.acc, sc.touched
 	runs := fr.runs
 	if runs == nil {
-		runs = []chunkRange{{0, math.MaxInt32}}
+		runs = allChunks
 	}
 	for _, q := range qs {
 		df := float64(q.df)
@@ -906,15 +910,8 @@ func (ix *index) scoreTerms(qs []queryTerm, fr *filterResult, n int) []scored {
 		ps := ix.postings[q.id]
 		for _, run := range runs {
 			// Postings are in chunk order: the run's start is found by binary search.
-			lo, hi := 0, len(ps)
-			for lo < hi {
-				if m := int(uint(lo+hi) >> 1); ps[m].chunk < run.first {
-					lo = m + 1
-				} else {
-					hi = m
-				}
-			}
-			for _, p := range ps[lo:] {
+			from := sort.Search(len(ps), func(i int) bool { return ps[i].chunk >= run.first })
+			for _, p := range ps[from:] {
 				c := p.chunk
 				if c >= run.end {
 					break
@@ -1010,7 +1007,7 @@ func (ix *index) nearest(ctx context.Context, vec []float32, fr *filterResult, n
 			return nil, nil
 		}
 		if float64(accepted)*float64(accepted) <= scoreAllFactor*float64(ix.vectors) {
-			return ix.scoreAll(vec, fr.docs, sc, n), nil
+			return ix.scoreAll(vec, sc, n), nil
 		}
 	}
 	accept := func(id uint32) bool {
@@ -1051,18 +1048,18 @@ func (ix *index) nearest(ctx context.Context, vec []float32, fr *filterResult, n
 // about 28,000 of them.
 const scoreAllFactor = 20 * annEfSearch
 
-// scoreAll scores the vectors sc lists for docs (list) and returns each document's nearest
+// scoreAll scores the vectors sc lists (list: a document's chunks in a row) and returns each document's nearest
 // chunk for the n nearest documents, exactly as scoring every float vector would. It scores the
 // quantized vectors (qvecs) first, a quarter of the memory to read, each within a known bound of
 // its exact score; the chunks whose bound still reaches the n-th document's least possible score
 // are then scored exactly, usually a few dozen of thousands.
-func (ix *index) scoreAll(vec []float32, docs []int32, sc *scanScratch, n int) []scored {
+func (ix *index) scoreAll(vec []float32, sc *scanScratch, n int) []scored {
 	dim := ix.dim
 	f := hnsw.QuantBound(vec)
 	upper := slices.Grow(sc.scores[:0], len(sc.slots))[:len(sc.slots)]
 	lows := &topK{n: n} // by document: the least its best chunk can score
-	i := 0
-	for _, d := range docs {
+	for i := 0; i < len(sc.slots); {
+		d := ix.chunkDoc[sc.slots[i]]
 		lo, ok := float32(0), false
 		for ; i < len(sc.slots) && ix.chunkDoc[sc.slots[i]] == d; i++ {
 			c := sc.slots[i]
