@@ -1,5 +1,6 @@
 // Package api is Hindsight's HTTP API on echo: search, grounded drafts and their reviews, and
-// health, with the review console (/console) that drives them from a browser. Every /v1 route needs an API key (Authorization: Bearer KEY) that decides the tenant;
+// health, with the review console (/console) that drives them from a browser. Every /v1 route
+// needs an API key (Authorization: Bearer KEY) that decides the tenant;
 // errors are rendered in one place as {"error": {"code", "message", "field"}}.
 package api
 
